@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/imdsd/imdsd/imds"
+	"github.com/imdsd/imdsd/roles"
+)
+
+// runServe implements "imdsd serve".
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, code := loadServeConfig(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	d, err := newDaemon(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.run(ctx); err != nil {
+		log.Error("stopped", "err", err)
+		return exitError
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// loadServeConfig parses flags over the config file and validates the
+// result. It returns a code >= 0 when the command must exit with it.
+func loadServeConfig(args []string, stderr io.Writer) (Config, int) {
+	var f serveFlags
+	fs := newServeFlagSet(&f)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "usage: imdsd serve [flags]")
+			fs.PrintDefaults()
+			return Config{}, exitOK
+		}
+		fmt.Fprintf(stderr, "imdsd serve: %v (run 'imdsd serve -h' for usage)\n", err)
+		return Config{}, exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "imdsd serve: unexpected argument %q\n", fs.Arg(0))
+		return Config{}, exitUsage
+	}
+	cfg := defaultConfig()
+	if f.configPath != "" {
+		if err := loadConfigFile(f.configPath, &cfg); err != nil {
+			fmt.Fprintf(stderr, "imdsd serve: %v\n", err)
+			return Config{}, exitUsage
+		}
+	}
+	f.merge(fs, &cfg)
+	if cfg.Profile == "" && cfg.RoleARN == "" {
+		cfg.Profile = os.Getenv("AWS_PROFILE")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	field := func(key string) string {
+		if name := flagName(key); set[name[2:]] || f.configPath == "" {
+			return name
+		}
+		return key
+	}
+	if err := cfg.validate(field); err != nil {
+		fmt.Fprintf(stderr, "imdsd serve: %v\n", err)
+		return Config{}, exitUsage
+	}
+	return cfg, -1
+}
+
+// daemon is one running imdsd: a refresher and the IMDS server.
+type daemon struct {
+	cfg       Config
+	log       *slog.Logger
+	role      roles.Resolved
+	refresher *roles.Refresher
+	server    *imds.Server
+}
+
+// newDaemon resolves the role and builds the server. It opens no socket.
+func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, error) {
+	role, err := roles.Resolve(ctx, roles.Spec{
+		RoleARN:     cfg.RoleARN,
+		Profile:     cfg.Profile,
+		Region:      cfg.Region,
+		STSEndpoint: cfg.STSEndpoint,
+		SessionName: cfg.SessionName,
+		Duration:    cfg.Duration,
+		ExternalID:  cfg.ExternalID,
+		MFAToken:    terminalMFA(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	refresher, err := roles.NewRefresher(roles.RefresherOptions{
+		Name:         role.Name,
+		Fetcher:      role.Fetcher,
+		MinRemaining: cfg.MinRemaining,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	server, err := imds.New(imds.Options{
+		Source:        singleRole(role, refresher),
+		TokenRequired: cfg.IMDSv2 == imdsv2Required,
+		Region:        role.Region,
+		InstanceID:    cfg.InstanceID,
+		AccountID:     role.AccountID,
+		Logger:        log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &daemon{cfg: cfg, log: log, role: role, refresher: refresher, server: server}, nil
+}
+
+// run listens, serves and refreshes until ctx ends.
+func (d *daemon) run(ctx context.Context) error {
+	lns, err := listen(d.cfg, d.log)
+	if err != nil {
+		return err
+	}
+	addrs := make([]string, len(lns))
+	for i, ln := range lns {
+		addrs[i] = ln.Addr().String()
+	}
+	d.log.Info("started", "version", Version(), "listen", addrs, "role", d.role.Name,
+		"role_arn", d.role.ARN, "source", d.role.Source, "region", d.role.Region, "imdsv2", d.cfg.IMDSv2)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = d.refresher.Run(ctx)
+	}()
+	err = d.server.Run(ctx, lns...)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// listen opens every listen address. A default address that cannot be
+// opened because the machine lacks that address family (no IPv6) is logged
+// and skipped; an address the user asked for must open.
+func listen(cfg Config, log *slog.Logger) ([]net.Listener, error) {
+	var lns []net.Listener
+	fail := func(err error) ([]net.Listener, error) {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return nil, err
+	}
+	for _, a := range cfg.listenAddrs() {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			if len(cfg.Listen) == 0 && errors.Is(err, syscall.EADDRNOTAVAIL) {
+				log.Warn("default listen address unavailable; skipped", "addr", a, "err", err)
+				continue
+			}
+			return fail(fmt.Errorf("listen %s: %w", a, err))
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return fail(errors.New("no listen address could be opened"))
+	}
+	return lns, nil
+}

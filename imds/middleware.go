@@ -1,0 +1,102 @@
+package imds
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Shared header values. http.Header values are slices; these are assigned,
+// never appended to, so sharing them saves an allocation per response.
+var (
+	valueServer      = []string{serverName}
+	valueText        = []string{contentText}
+	valueHTML        = []string{contentHTML}
+	valueAllowGet    = []string{allowMetadata}
+	valueAllowPut    = []string{allowTokenRoute}
+	valueNoSniff     = []string{"nosniff"}
+	headerNoSniffKey = "X-Content-Type-Options"
+)
+
+// withServerHeader sets "Server: EC2ws" on every response, as real IMDS does.
+func (s *Server) withServerHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h[headerServer] = valueServer
+		h[headerNoSniffKey] = valueNoSniff
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withTrimmedSlash trims trailing slashes on metadata and dynamic paths, so
+// that a leaf with a slash (botocore asks for "placement/availability-zone/")
+// and a category without one (the Rust SDK asks for "security-credentials",
+// hologram #114) both resolve. The token path is left alone: a trailing slash
+// there is 403 on real IMDS (aws-beam/aws_credentials#47).
+func (s *Server) withTrimmedSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if len(p) > 1 && p[len(p)-1] == '/' && !isTokenPath(p) {
+			trimmed := strings.TrimRight(p, "/")
+			if trimmed == "" {
+				trimmed = "/"
+			}
+			r2 := new(http.Request)
+			*r2 = *r
+			u := *r.URL
+			u.Path = trimmed
+			u.RawPath = ""
+			r2.URL = &u
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isTokenPath reports whether p addresses the token API under any version,
+// with or without a trailing slash.
+func isTokenPath(p string) bool {
+	p = strings.TrimRight(p, "/")
+	return strings.HasSuffix(p, "/api/token") && strings.Count(p, "/") == 3
+}
+
+// dispatch sorts requests before routing: token requests go to the token
+// handler whatever their method; any other method than GET or HEAD is 405;
+// then the IMDSv2 token rules apply, and only then the route table (so an
+// unknown path in required mode is 401, as on EC2, before it is 404).
+func (s *Server) dispatch() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isTokenPath(r.URL.Path) {
+			s.handleToken(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header()[headerAllow] = valueAllowGet
+			writeError(w, http.StatusMethodNotAllowed)
+			return
+		}
+		if !s.tokenOK(w, r) {
+			return
+		}
+		s.router.ServeHTTP(w, r)
+	})
+}
+
+// tokenOK applies the IMDSv2 rules to a metadata request. A token that is
+// sent is always checked, even in optional mode: the Go SDK reacts to a 401
+// by fetching a new token, so a stale one must not be silently accepted as
+// IMDSv1. In required mode a request without a token is 401.
+func (s *Server) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+	v, sent := r.Header[HeaderToken]
+	if !sent || len(v) == 0 {
+		if s.opts.TokenRequired {
+			writeError(w, http.StatusUnauthorized)
+			return false
+		}
+		return true
+	}
+	if err := s.tokens.check(v[0]); err != nil {
+		writeError(w, http.StatusUnauthorized)
+		return false
+	}
+	return true
+}

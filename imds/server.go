@@ -1,0 +1,164 @@
+package imds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Default server limits. IMDS requests are tiny and answered from memory, so
+// the limits can be tight without hurting any SDK.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultIdleTimeout       = 90 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultMaxHeaderBytes    = 8 << 10
+)
+
+// Options configure a [Server].
+type Options struct {
+	// Source answers which role a caller may use and its credentials.
+	// Required.
+	Source Source
+	// TokenRequired makes IMDSv2 mandatory: metadata requests without a
+	// token get 401, as on an instance with HttpTokens=required.
+	TokenRequired bool
+	// Region is the AWS region the instance appears to run in; the
+	// availability zone is Region+"a". Required.
+	Region string
+	// InstanceID is the instance ID served; DefaultInstanceID() when empty.
+	InstanceID string
+	// AccountID is served in the identity document when the caller's role
+	// does not tell its own account.
+	AccountID string
+	// Logger receives the server's logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil. Tests inject a fake.
+	Now func() time.Time
+	// ShutdownTimeout bounds how long Run waits for in-flight requests when
+	// its context ends; DefaultShutdownTimeout when zero.
+	ShutdownTimeout time.Duration
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+
+// ValidRegion reports whether s looks like an AWS region name.
+func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
+
+// Server is an IMDS HTTP server.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	tokens  *tokenSigner
+	router  *mux.Router
+	handler http.Handler
+	started time.Time
+
+	docs    atomic.Pointer[map[string]*renderedDoc]
+	docsMu  sync.Mutex // serialises writers of docs
+	zone    string
+	profile string
+}
+
+// New checks opts and returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Source == nil {
+		return nil, errors.New("imds: Options.Source is required")
+	}
+	if !ValidRegion(opts.Region) {
+		return nil, fmt.Errorf("imds: invalid region %q", opts.Region)
+	}
+	if opts.InstanceID == "" {
+		opts.InstanceID = DefaultInstanceID()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	tokens, err := newTokenSigner(opts.Now)
+	if err != nil {
+		return nil, fmt.Errorf("imds: %w", err)
+	}
+	s := &Server{
+		opts:    opts,
+		log:     opts.Logger.With("component", "imds"),
+		now:     opts.Now,
+		tokens:  tokens,
+		started: opts.Now().UTC().Truncate(time.Second),
+		zone:    opts.Region + "a",
+	}
+	empty := map[string]*renderedDoc{}
+	s.docs.Store(&empty)
+	s.router = s.routes()
+	s.handler = s.withServerHeader(s.withTrimmedSlash(s.dispatch()))
+	return s, nil
+}
+
+// ServeHTTP serves one IMDS request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// NewHTTPServer returns an http.Server for s with the package's limits.
+func (s *Server) NewHTTPServer(ctx context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       DefaultReadHeaderTimeout,
+		WriteTimeout:      DefaultReadHeaderTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// In-flight requests are answered from memory; they are allowed to
+		// finish after ctx ends, so their context does not inherit its
+		// cancellation.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// Run serves on every listener until ctx ends, then shuts down gracefully:
+// listeners close at once, in-flight requests finish (bounded by
+// Options.ShutdownTimeout). A cancelled ctx is a normal stop and returns nil.
+// Run closes the listeners.
+func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
+	if len(lns) == 0 {
+		return errors.New("imds: no listener")
+	}
+	srv := s.NewHTTPServer(ctx)
+	errc := make(chan error, len(lns))
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = fmt.Errorf("imds: shutdown: %w", serr)
+	}
+	wg.Wait()
+	return err
+}

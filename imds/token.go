@@ -1,0 +1,131 @@
+package imds
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Token TTL bounds, from the EC2 User Guide: "a minimum of one second and a
+// maximum of six hours".
+const (
+	MinTokenTTL = 1 * time.Second
+	MaxTokenTTL = 6 * time.Hour
+)
+
+// A token is 8 bytes of expiry (nanoseconds since the signer was made, on
+// the monotonic clock, so wall-clock jumps neither extend nor cut it), 8
+// bytes of serial, and the first 16 bytes of an HMAC-SHA256 over both,
+// encoded as unpadded base64url: 43 characters. Nothing is stored per token,
+// so a flood of token requests costs no memory.
+const (
+	tokenPayloadLen = 16
+	tokenMACLen     = 16
+	tokenRawLen     = tokenPayloadLen + tokenMACLen
+)
+
+var tokenEncoding = base64.RawURLEncoding
+
+// tokenLen is the length of an encoded token.
+var tokenLen = tokenEncoding.EncodedLen(tokenRawLen)
+
+// Token validation errors.
+var (
+	errTokenMalformed = errors.New("malformed token")
+	errTokenExpired   = errors.New("expired token")
+)
+
+// tokenSigner issues and checks stateless IMDSv2 tokens.
+type tokenSigner struct {
+	start  time.Time // carries a monotonic reading when made from time.Now
+	now    func() time.Time
+	serial atomic.Uint64
+	macs   sync.Pool // *tokenMAC
+}
+
+type tokenMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// newTokenSigner makes a signer with a fresh random key.
+func newTokenSigner(now func() time.Time) (*tokenSigner, error) {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("make token key: %w", err)
+	}
+	s := &tokenSigner{start: now(), now: now}
+	s.macs.New = func() any { return &tokenMAC{h: hmac.New(sha256.New, key[:])} }
+	return s, nil
+}
+
+func (s *tokenSigner) mac(payload []byte, out []byte) {
+	m := s.macs.Get().(*tokenMAC)
+	m.h.Reset()
+	m.h.Write(payload)
+	sum := m.h.Sum(m.sum[:0])
+	copy(out, sum[:tokenMACLen])
+	s.macs.Put(m)
+}
+
+// issue returns a token valid for ttl from now.
+func (s *tokenSigner) issue(ttl time.Duration) string {
+	var raw [tokenRawLen]byte
+	exp := s.now().Sub(s.start) + ttl
+	binary.BigEndian.PutUint64(raw[0:8], uint64(exp))
+	binary.BigEndian.PutUint64(raw[8:16], s.serial.Add(1))
+	s.mac(raw[:tokenPayloadLen], raw[tokenPayloadLen:])
+	return tokenEncoding.EncodeToString(raw[:])
+}
+
+// check reports whether tok is a token this signer issued and that has not
+// expired. The MAC is compared in constant time.
+func (s *tokenSigner) check(tok string) error {
+	if len(tok) != tokenLen {
+		return errTokenMalformed
+	}
+	var enc [43]byte
+	copy(enc[:], tok)
+	var raw [tokenRawLen]byte
+	if n, err := tokenEncoding.Decode(raw[:], enc[:]); err != nil || n != tokenRawLen {
+		return errTokenMalformed
+	}
+	var want [tokenMACLen]byte
+	s.mac(raw[:tokenPayloadLen], want[:])
+	if subtle.ConstantTimeCompare(want[:], raw[tokenPayloadLen:]) != 1 {
+		return errTokenMalformed
+	}
+	exp := time.Duration(binary.BigEndian.Uint64(raw[0:8]))
+	if s.now().Sub(s.start) >= exp {
+		return errTokenExpired
+	}
+	return nil
+}
+
+// parseTokenTTL parses the TTL header of a token request. It accepts only a
+// decimal integer number of seconds in 1..21600, as real IMDS and AWS's own
+// mock do.
+func parseTokenTTL(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, errors.New("missing " + HeaderTokenTTL)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s is not an integer", HeaderTokenTTL)
+	}
+	ttl := time.Duration(n) * time.Second
+	if n < 1 || ttl > MaxTokenTTL {
+		return 0, fmt.Errorf("%s must be between 1 and 21600", HeaderTokenTTL)
+	}
+	return ttl, nil
+}

@@ -1,0 +1,305 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Refresh timing defaults.
+const (
+	DefaultMinRemaining   = 30 * time.Minute
+	DefaultGraceRemaining = 15 * time.Minute
+	DefaultJitter         = 5 * time.Minute
+	DefaultBackoffBase    = 1 * time.Second
+	DefaultBackoffMax     = 1 * time.Minute
+	DefaultFetchTimeout   = 20 * time.Second
+	// DefaultCheckInterval is how often the loop looks at the wall clock
+	// even when nothing is due, so a resume from suspend (when monotonic
+	// timers stood still) is noticed.
+	DefaultCheckInterval = 1 * time.Minute
+	// minRefreshGap keeps a source that hands out short-lived credentials
+	// from being asked in a tight loop.
+	minRefreshGap = 10 * time.Second
+)
+
+// ErrNotReady is the reason given before the first credentials arrive.
+var ErrNotReady = errors.New("waiting for the first credentials")
+
+// A Fetcher obtains one fresh credential set. The returned Expires must be
+// the real expiry from STS.
+type Fetcher interface {
+	Fetch(ctx context.Context) (aws.Credentials, error)
+}
+
+// FetcherFunc adapts a function to a Fetcher.
+type FetcherFunc func(ctx context.Context) (aws.Credentials, error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context) (aws.Credentials, error) { return f(ctx) }
+
+// RefresherOptions configure a Refresher. Zero values take the defaults.
+type RefresherOptions struct {
+	// Name names the role in logs.
+	Name    string
+	Fetcher Fetcher
+	// MinRemaining is the lifetime served credentials have at least while
+	// refreshes succeed.
+	MinRemaining time.Duration
+	// GraceRemaining is the least lifetime the last good set may have to be
+	// served while refreshes fail.
+	GraceRemaining time.Duration
+	// Jitter spreads refreshes: each starts between MinRemaining and
+	// MinRemaining+Jitter before expiry.
+	Jitter        time.Duration
+	BackoffBase   time.Duration
+	BackoffMax    time.Duration
+	FetchTimeout  time.Duration
+	CheckInterval time.Duration
+	Clock         Clock
+	Logger        *slog.Logger
+	// Rand returns a float in [0,1); math/rand/v2's Float64 when nil.
+	Rand func() float64
+}
+
+// snapshot is the refresher's immutable state, swapped atomically.
+type snapshot struct {
+	creds    aws.Credentials
+	have     bool
+	obtained time.Time
+	err      error // last refresh failure, nil after a success
+}
+
+// Refresher keeps one role's credentials fresh in the background.
+type Refresher struct {
+	opts  RefresherOptions
+	log   *slog.Logger
+	state atomic.Pointer[snapshot]
+	wake  chan struct{}
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Stats counts what a Refresher did, for status and metrics.
+type Stats struct {
+	Fetches     int64
+	Failures    int64
+	LastRefresh time.Time
+	NextRefresh time.Time
+	LastError   string
+}
+
+// NewRefresher returns a Refresher; call Run to start it.
+func NewRefresher(opts RefresherOptions) (*Refresher, error) {
+	if opts.Fetcher == nil {
+		return nil, errors.New("roles: RefresherOptions.Fetcher is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.MinRemaining, DefaultMinRemaining)
+	def(&opts.GraceRemaining, DefaultGraceRemaining)
+	def(&opts.Jitter, DefaultJitter)
+	def(&opts.BackoffBase, DefaultBackoffBase)
+	def(&opts.BackoffMax, DefaultBackoffMax)
+	def(&opts.FetchTimeout, DefaultFetchTimeout)
+	def(&opts.CheckInterval, DefaultCheckInterval)
+	if opts.GraceRemaining > opts.MinRemaining {
+		return nil, fmt.Errorf("roles: grace remaining %s exceeds min remaining %s", opts.GraceRemaining, opts.MinRemaining)
+	}
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	r := &Refresher{
+		opts: opts,
+		log:  opts.Logger.With("component", "roles", "role", opts.Name),
+		wake: make(chan struct{}, 1),
+	}
+	r.state.Store(&snapshot{err: ErrNotReady})
+	return r, nil
+}
+
+// Credentials returns the credentials to serve now, from memory. It never
+// calls STS. It returns an error, and asks the loop to refresh, when there
+// are no credentials yet or the last good set is too close to expiry.
+func (r *Refresher) Credentials() (aws.Credentials, error) {
+	s := r.state.Load()
+	if !s.have {
+		return aws.Credentials{}, s.err
+	}
+	left := s.creds.Expires.Sub(r.opts.Clock.Now())
+	if left >= r.opts.MinRemaining {
+		return s.creds, nil
+	}
+	r.poke()
+	if left >= r.opts.GraceRemaining {
+		return s.creds, nil
+	}
+	if s.err != nil {
+		return aws.Credentials{}, fmt.Errorf("credentials expire in %s and cannot be refreshed: %w", left.Round(time.Second), s.err)
+	}
+	return aws.Credentials{}, fmt.Errorf("credentials expire in %s; refreshing", left.Round(time.Second))
+}
+
+// Obtained returns when the current credentials were obtained.
+func (r *Refresher) Obtained() time.Time { return r.state.Load().obtained }
+
+// Stats returns a copy of the counters.
+func (r *Refresher) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Refresh asks the loop to refresh now. It does not wait.
+func (r *Refresher) Refresh() { r.poke() }
+
+func (r *Refresher) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run fetches at once and then keeps the credentials fresh until ctx ends.
+// It returns nil when ctx is cancelled.
+func (r *Refresher) Run(ctx context.Context) error {
+	failures := 0
+	var next time.Time // zero: refresh now
+	for {
+		now := r.opts.Clock.Now()
+		if !now.Before(next) || r.due(now) {
+			if r.fetch(ctx) {
+				failures = 0
+				next = r.nextRefresh()
+			} else {
+				failures++
+				next = r.opts.Clock.Now().Add(r.backoff(failures))
+			}
+			r.mu.Lock()
+			r.stats.NextRefresh = next
+			r.mu.Unlock()
+		}
+		wait := next.Sub(r.opts.Clock.Now())
+		wait = min(wait, r.opts.CheckInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.opts.Clock.After(max(wait, 0)):
+		case <-r.wake:
+			// A reader found the set under MinRemaining (after a resume from
+			// sleep, say). The loop head refreshes at once when the wall
+			// clock confirms it; during a backoff the backoff stands, so a
+			// burst of readers never becomes a burst of STS calls.
+		}
+	}
+}
+
+// due reports whether the current set has fallen under MinRemaining by the
+// wall clock, e.g. after the machine slept through the planned refresh.
+func (r *Refresher) due(now time.Time) bool {
+	s := r.state.Load()
+	return s.have && s.creds.Expires.Sub(now) < r.opts.MinRemaining && s.err == nil
+}
+
+// nextRefresh plans the refresh of the current set: MinRemaining plus up to
+// Jitter before its expiry, and not sooner than minRefreshGap from now.
+func (r *Refresher) nextRefresh() time.Time {
+	s := r.state.Load()
+	jitter := time.Duration(r.opts.Rand() * float64(r.opts.Jitter))
+	at := s.creds.Expires.Add(-r.opts.MinRemaining - jitter)
+	if floor := r.opts.Clock.Now().Add(minRefreshGap); at.Before(floor) {
+		at = floor
+	}
+	return at
+}
+
+// backoff returns the wait after n consecutive failures: BackoffBase doubled
+// per failure, capped at BackoffMax, with jitter in [d/2, d).
+func (r *Refresher) backoff(n int) time.Duration {
+	d := r.opts.BackoffBase
+	for i := 1; i < n && d < r.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.opts.BackoffMax)
+	return d/2 + time.Duration(r.opts.Rand()*float64(d/2))
+}
+
+// fetch calls the Fetcher once and stores the outcome. It reports success.
+func (r *Refresher) fetch(ctx context.Context) bool {
+	fctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
+	defer cancel()
+	creds, err := r.opts.Fetcher.Fetch(fctx)
+	now := r.opts.Clock.Now()
+	if err == nil && creds.CanExpire && !creds.Expires.After(now) {
+		err = fmt.Errorf("source returned credentials that expired at %s", creds.Expires.UTC().Format(time.RFC3339))
+	}
+	if err == nil && (creds.AccessKeyID == "" || creds.SecretAccessKey == "") {
+		err = errors.New("source returned empty credentials")
+	}
+	prev := r.state.Load()
+	r.mu.Lock()
+	r.stats.Fetches++
+	r.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		r.mu.Lock()
+		r.stats.Failures++
+		r.stats.LastError = err.Error()
+		r.mu.Unlock()
+		if prev.err == nil || prev.err.Error() != err.Error() {
+			r.log.Error("refresh failed", "err", err, "serving_until", r.servingUntil(prev))
+		}
+		next := *prev
+		next.err = err
+		r.state.Store(&next)
+		return false
+	}
+	r.state.Store(&snapshot{creds: creds, have: true, obtained: now})
+	r.mu.Lock()
+	r.stats.LastRefresh = now
+	r.stats.LastError = ""
+	r.mu.Unlock()
+	attrs := []any{"access_key", KeyTail(creds.AccessKeyID), "expires", creds.Expires.UTC().Format(time.RFC3339)}
+	if prev.err != nil && prev.err != ErrNotReady {
+		r.log.Info("refresh recovered", attrs...)
+	} else {
+		r.log.Info("refreshed", attrs...)
+	}
+	return true
+}
+
+// servingUntil tells, for the log, until when the last good set is served.
+func (r *Refresher) servingUntil(s *snapshot) string {
+	if !s.have {
+		return "nothing to serve"
+	}
+	return s.creds.Expires.Add(-r.opts.GraceRemaining).UTC().Format(time.RFC3339)
+}
+
+// KeyTail returns the last four characters of an access key ID, the most of
+// it that imdsd ever logs.
+func KeyTail(id string) string {
+	if len(id) <= 4 {
+		return "****"
+	}
+	return "…" + id[len(id)-4:]
+}

@@ -1,0 +1,243 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// ErrNoRoleConfigured is returned when neither a role ARN nor a profile that
+// names a role is given.
+var ErrNoRoleConfigured = errors.New("no role to serve: give a role ARN, or a profile whose shared config has role_arn or sso_role_name")
+
+// FallbackRegion is used for STS when no region is configured anywhere.
+const FallbackRegion = "us-east-1"
+
+// Spec defines one role and where its credentials come from.
+type Spec struct {
+	// RoleARN is the role to assume. When empty, Profile must name a
+	// shared-config profile with role_arn (and source_profile) or an IAM
+	// Identity Center profile with sso_role_name.
+	RoleARN string
+	// Profile names the shared-config profile of the source credentials;
+	// empty means the SDK's default chain.
+	Profile string
+	// Region is the STS region; the profile's or FallbackRegion when empty.
+	Region string
+	// STSEndpoint overrides the STS endpoint URL.
+	STSEndpoint string
+	// SessionName is the role session name; the profile's
+	// role_session_name or DefaultSessionName() when empty.
+	SessionName string
+	// Duration is the session length; the profile's duration_seconds or
+	// DefaultDuration when zero.
+	Duration time.Duration
+	// ExternalID is passed to AssumeRole; the profile's external_id when
+	// empty.
+	ExternalID string
+	// MFAToken supplies a code when the role needs MFA (mfa_serial). When
+	// nil, such a role fails with a message that says so.
+	MFAToken func() (string, error)
+}
+
+// Resolved is a Spec made ready: what to show and how to fetch.
+type Resolved struct {
+	// Name is the role's name as EC2 shows it (the last part of the ARN).
+	Name string
+	// ARN is the role ARN, when known (not for an IAM Identity Center
+	// profile, which names only the role).
+	ARN string
+	// AccountID is the role's account, when known.
+	AccountID string
+	// Region is the region STS is called in.
+	Region string
+	// Source tells, for logs, where the source credentials come from.
+	Source  string
+	Fetcher Fetcher
+}
+
+// Resolve reads the shared config (for a profile) and builds the Fetcher for
+// spec. It makes no network call.
+func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
+	var shared config.SharedConfig
+	if spec.Profile != "" {
+		sc, err := config.LoadSharedConfigProfile(ctx, spec.Profile)
+		if err != nil {
+			return Resolved{}, fmt.Errorf("profile %q: %w", spec.Profile, err)
+		}
+		shared = sc
+	}
+	region := firstNonEmpty(spec.Region, shared.Region)
+
+	switch {
+	case spec.RoleARN != "":
+		// Source credentials: the named profile (which may itself be a
+		// role: then this is role chaining) or the default chain.
+		return assumeFrom(ctx, spec, spec.Profile, region, "")
+	case shared.RoleARN != "" && shared.SourceProfileName != "":
+		// A role profile, resolved the way the AWS CLI does: assume
+		// role_arn with source_profile's credentials and the profile's
+		// external_id, mfa_serial, duration_seconds and role_session_name.
+		s := spec
+		s.RoleARN = shared.RoleARN
+		s.ExternalID = firstNonEmpty(spec.ExternalID, shared.ExternalID)
+		s.SessionName = firstNonEmpty(spec.SessionName, shared.RoleSessionName)
+		if s.Duration == 0 && shared.RoleDurationSeconds != nil {
+			s.Duration = *shared.RoleDurationSeconds
+		}
+		return assumeFrom(ctx, s, shared.SourceProfileName, region, shared.MFASerial)
+	case shared.RoleARN != "" || shared.SSORoleName != "":
+		// credential_source, web identity or IAM Identity Center: the SDK
+		// resolves the profile to the role's own credentials.
+		return direct(ctx, spec, shared, region)
+	}
+	return Resolved{}, ErrNoRoleConfigured
+}
+
+func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial string) (Resolved, error) {
+	if err := ValidateARN(spec.RoleARN); err != nil {
+		return Resolved{}, err
+	}
+	cfg, err := loadConfig(ctx, sourceProfile, region, nil)
+	if err != nil {
+		return Resolved{}, err
+	}
+	region = firstNonEmpty(region, cfg.Region, FallbackRegion)
+	cfg.Region = region
+	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if spec.STSEndpoint != "" {
+			o.BaseEndpoint = aws.String(spec.STSEndpoint)
+		}
+	})
+	opts := assumeOptions(spec, mfaSerial)
+	provider := stscreds.NewAssumeRoleProvider(client, spec.RoleARN, opts)
+	src := "default chain"
+	if sourceProfile != "" {
+		src = "profile " + sourceProfile
+	}
+	return Resolved{
+		Name:      RoleName(spec.RoleARN),
+		ARN:       spec.RoleARN,
+		AccountID: AccountID(spec.RoleARN),
+		Region:    region,
+		Source:    src,
+		// The provider is called directly, never through
+		// aws.CredentialsCache, so Expires is STS's own Expiration.
+		Fetcher: FetcherFunc(provider.Retrieve),
+	}, nil
+}
+
+// assumeOptions applies a Spec's parameters to stscreds options.
+func assumeOptions(spec Spec, mfaSerial string) func(*stscreds.AssumeRoleOptions) {
+	return func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = firstNonEmpty(spec.SessionName, DefaultSessionName())
+		o.Duration = spec.Duration
+		if o.Duration == 0 {
+			// stscreds defaults to 15 minutes, exactly the botocore trap
+			// (imds-protocol.md §3.6, §5.2).
+			o.Duration = DefaultDuration
+		}
+		if spec.ExternalID != "" {
+			o.ExternalID = aws.String(spec.ExternalID)
+		}
+		if mfaSerial != "" {
+			o.SerialNumber = aws.String(mfaSerial)
+			o.TokenProvider = spec.MFAToken
+			if o.TokenProvider == nil {
+				o.TokenProvider = func() (string, error) {
+					return "", fmt.Errorf("role needs an MFA code for %s and no terminal is attached", mfaSerial)
+				}
+			}
+		}
+	}
+}
+
+func direct(ctx context.Context, spec Spec, shared config.SharedConfig, region string) (Resolved, error) {
+	cfg, err := loadConfig(ctx, spec.Profile, region, func(o *stscreds.AssumeRoleOptions) {
+		if o.Duration == 0 {
+			o.Duration = firstDuration(spec.Duration, DefaultDuration)
+		}
+		if o.RoleSessionName == "" {
+			o.RoleSessionName = firstNonEmpty(spec.SessionName, DefaultSessionName())
+		}
+		if o.SerialNumber != nil && o.TokenProvider == nil {
+			o.TokenProvider = spec.MFAToken
+		}
+	})
+	if err != nil {
+		return Resolved{}, err
+	}
+	r := Resolved{Region: firstNonEmpty(region, cfg.Region, FallbackRegion), Source: "profile " + spec.Profile}
+	if shared.RoleARN != "" {
+		r.Name, r.ARN, r.AccountID = RoleName(shared.RoleARN), shared.RoleARN, AccountID(shared.RoleARN)
+	} else {
+		r.Name, r.AccountID = shared.SSORoleName, shared.SSOAccountID
+	}
+	if r.Name == "" {
+		return Resolved{}, fmt.Errorf("profile %q: role_arn %q: %w", spec.Profile, shared.RoleARN, ErrInvalidARN)
+	}
+	provider := cfg.Credentials
+	r.Fetcher = FetcherFunc(func(ctx context.Context) (aws.Credentials, error) {
+		// The SDK wraps its providers in a cache; drop the cached set so a
+		// refresh is a real refresh with the real expiry.
+		if c, ok := provider.(*aws.CredentialsCache); ok {
+			c.Invalidate()
+		}
+		return provider.Retrieve(ctx)
+	})
+	return r, nil
+}
+
+// loadConfig loads the SDK config for a profile ("" for the default chain).
+func loadConfig(ctx context.Context, profile, region string, assume func(*stscreds.AssumeRoleOptions)) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{
+		// imdsd retries on its own schedule; keep each STS call short.
+		config.WithRetryMaxAttempts(2),
+		// Never take source credentials from an IMDS: on a machine where
+		// imdsd owns 169.254.169.254 (or AWS_EC2_METADATA_SERVICE_ENDPOINT
+		// points at it) that would be imdsd asking itself.
+		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	if assume != nil {
+		opts = append(opts, config.WithAssumeRoleCredentialOptions(assume))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		if profile != "" {
+			return aws.Config{}, fmt.Errorf("load source credentials from profile %q: %w", profile, err)
+		}
+		return aws.Config{}, fmt.Errorf("load source credentials: %w", err)
+	}
+	return cfg, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstDuration(vs ...time.Duration) time.Duration {
+	for _, v := range vs {
+		if v != 0 {
+			return v
+		}
+	}
+	return 0
+}
