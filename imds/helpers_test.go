@@ -1,0 +1,116 @@
+package imds
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeSource is a Source built from a func field.
+type fakeSource struct {
+	fn func(ctx context.Context, c Caller) (Role, error)
+}
+
+var _ Source = fakeSource{}
+
+func (f fakeSource) Credentials(ctx context.Context, c Caller) (Role, error) { return f.fn(ctx, c) }
+
+// testCreds returns credentials that expire an hour after now.
+func testCreds(now time.Time) Credentials {
+	return Credentials{
+		AccessKeyID:     "ASIATESTACCESSKEY123",
+		SecretAccessKey: "testSecretAccessKey/abc+def",
+		SessionToken:    "testSessionToken+/=",
+		Expires:         now.Add(time.Hour).Add(123 * time.Millisecond),
+		LastUpdated:     now.Add(-time.Minute),
+		AccountID:       "123456789012",
+	}
+}
+
+func staticSource(role Role, err error) Source {
+	return fakeSource{fn: func(context.Context, Caller) (Role, error) { return role, err }}
+}
+
+// testLogger sends logs to t.Log.
+func testLogger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testLogWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testLogWriter struct{ tb testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// newTestServer returns a Server with a fake clock and the given source.
+func newTestServer(tb testing.TB, opts Options) (*Server, *fakeClock) {
+	tb.Helper()
+	clk := newFakeClock()
+	if opts.Now == nil {
+		opts.Now = clk.Now
+	}
+	if opts.Region == "" {
+		opts.Region = "eu-west-1"
+	}
+	if opts.InstanceID == "" {
+		opts.InstanceID = "i-0123456789abcdef0"
+	}
+	opts.Logger = testLogger(tb)
+	s, err := New(opts)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return s, clk
+}
+
+// do sends one request to h and returns the recorded response.
+func do(h http.Handler, method, path string, headers ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func body(w *httptest.ResponseRecorder) string { return w.Body.String() }
+
+// token gets a token from s.
+func token(tb testing.TB, s http.Handler, ttl string) string {
+	tb.Helper()
+	w := do(s, http.MethodPut, PathToken, HeaderTokenTTL, ttl)
+	if w.Code != http.StatusOK {
+		tb.Fatalf("PUT token: status %d, want 200", w.Code)
+	}
+	return body(w)
+}
