@@ -1,0 +1,146 @@
+package nat
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Well-known addresses that containers use.
+var (
+	// IMDSv4 and IMDSv6 are the instance metadata service's addresses.
+	IMDSv4 = netip.MustParseAddr("169.254.169.254")
+	IMDSv6 = netip.MustParseAddr("fd00:ec2::254")
+	// EndpointV4 is the ECS container credentials endpoint's address, which
+	// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is appended to.
+	EndpointV4 = netip.MustParseAddr("169.254.170.2")
+)
+
+// ServicePort is the port containers connect to on those addresses.
+const ServicePort = 80
+
+// Ports are imdsd's listening ports on each bridge gateway address.
+type Ports struct {
+	IMDS     uint16 // instance metadata
+	Endpoint uint16 // container credentials endpoint; 0 for none
+}
+
+// Interface is a network interface of the host, as discovery sees it.
+type Interface struct {
+	Name   string
+	Bridge bool           // a Linux bridge
+	Addrs  []netip.Prefix // the host's addresses on it, with the network's prefix length
+}
+
+// Bridge is a container network the rules cover: an interface and the
+// host's gateway addresses on it.
+type Bridge struct {
+	Name string
+	// V4 is the host's IPv4 address on the bridge and the network's prefix.
+	V4 netip.Prefix
+	// V6 is the host's global IPv6 address, when the bridge has one.
+	V6 netip.Prefix
+}
+
+// Networks returns the bridge's container networks (the prefixes, masked).
+func (b Bridge) Networks() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []netip.Prefix{b.V4, b.V6} {
+		if p.IsValid() {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// Selector chooses which interfaces are container bridges.
+type Selector struct {
+	// Auto selects Docker's and podman's bridges by name: docker0, br-*,
+	// podman*, cni-podman*.
+	Auto bool
+	// Interfaces are further interfaces to cover, by exact name.
+	Interfaces []string
+	// CIDRs select the interfaces on which the host has an address inside
+	// one of them.
+	CIDRs []netip.Prefix
+}
+
+// autoBridge reports whether name is one Docker or podman gives a bridge.
+func autoBridge(name string) bool {
+	return name == "docker0" || strings.HasPrefix(name, "br-") ||
+		strings.HasPrefix(name, "podman") || strings.HasPrefix(name, "cni-podman")
+}
+
+// Select returns the container bridges among ifaces, sorted by name. An
+// interface without an IPv4 address is skipped: there is no gateway address
+// to send the traffic to.
+func (s Selector) Select(ifaces []Interface) []Bridge {
+	var out []Bridge
+	for _, ifc := range ifaces {
+		if !s.wants(ifc) {
+			continue
+		}
+		b := Bridge{Name: ifc.Name}
+		for _, p := range ifc.Addrs {
+			a := p.Addr()
+			switch {
+			case a.Is4() && !a.IsLinkLocalUnicast() && !b.V4.IsValid():
+				b.V4 = p
+			case a.Is6() && a.IsGlobalUnicast() && !b.V6.IsValid():
+				b.V6 = p
+			}
+		}
+		if b.V4.IsValid() {
+			out = append(out, b)
+		}
+	}
+	slices.SortFunc(out, func(a, b Bridge) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (s Selector) wants(ifc Interface) bool {
+	if s.Auto && ifc.Bridge && autoBridge(ifc.Name) {
+		return true
+	}
+	if slices.Contains(s.Interfaces, ifc.Name) {
+		return true
+	}
+	for _, p := range ifc.Addrs {
+		for _, c := range s.CIDRs {
+			if c.Contains(p.Addr()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Rule is one DNAT: TCP traffic arriving on Interface for Dest goes to To.
+type Rule struct {
+	Interface string
+	Dest      netip.AddrPort
+	To        netip.AddrPort
+}
+
+// String describes the rule; it is also stored as the rule's comment, which
+// is how the Manager recognises its rules.
+func (r Rule) String() string {
+	return fmt.Sprintf("imdsd: %s %s -> %s", r.Interface, r.Dest, r.To)
+}
+
+// Plan returns the DNAT rules for bridges.
+func Plan(bridges []Bridge, ports Ports) []Rule {
+	var out []Rule
+	for _, b := range bridges {
+		gw4 := b.V4.Addr()
+		out = append(out, Rule{b.Name, netip.AddrPortFrom(IMDSv4, ServicePort), netip.AddrPortFrom(gw4, ports.IMDS)})
+		if ports.Endpoint != 0 {
+			out = append(out, Rule{b.Name, netip.AddrPortFrom(EndpointV4, ServicePort), netip.AddrPortFrom(gw4, ports.Endpoint)})
+		}
+		if b.V6.IsValid() {
+			out = append(out, Rule{b.Name, netip.AddrPortFrom(IMDSv6, ServicePort), netip.AddrPortFrom(b.V6.Addr(), ports.IMDS)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# awscli-image.sh makes sure the local Docker image imdsd-e2e/awscli exists:
+# a Debian bookworm root with Debian's awscli, built once with debootstrap
+# under .cache/containers/ (which git ignores) and brought into Docker with
+# `docker import`, since no image registry is reachable. Idempotent: a
+# finished root is marked .done and reused; an existing image is kept.
+#
+# The mirror is the one this machine's apt already uses, read from its
+# sources, so no host name is written here.
+set -euo pipefail
+
+ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${IMDSD_CONTAINERS_CACHE:-$ROOT_DIR/.cache/containers}
+ROOTFS=$CACHE/awscli-rootfs
+IMAGE=imdsd-e2e/awscli:latest
+
+mirror() {
+	local m=""
+	if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+		m=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [[ -z $m && -f /etc/apt/sources.list ]]; then
+		m=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+	fi
+	[[ -n $m ]] || { echo "awscli-image: no Debian mirror found in /etc/apt/sources*" >&2; exit 1; }
+	echo "$m"
+}
+
+if [[ ${1:-} != --rootfs-only ]] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+	exit 0
+fi
+if [[ ! -f $ROOTFS/.done ]]; then
+	command -v debootstrap >/dev/null || {
+		apt-get update -qq >/dev/null || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+	}
+	rm -rf "$ROOTFS"
+	mkdir -p "$CACHE"
+	echo "awscli-image: debootstrap bookworm + awscli into $ROOTFS (once; a few minutes)" >&2
+	debootstrap --variant=minbase --include=awscli bookworm "$ROOTFS" "$(mirror)" >"$ROOTFS.log" 2>&1 || {
+		tail -20 "$ROOTFS.log" >&2
+		exit 1
+	}
+	# Smaller image: no apt lists, docs or caches.
+	rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/*
+	touch "$ROOTFS/.done"
+fi
+[[ ${1:-} == --rootfs-only ]] && exit 0
+tar -C "$ROOTFS" --exclude=./.done -c . | docker import -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
