@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,7 +69,7 @@ type Resolved struct {
 func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 	var shared config.SharedConfig
 	if spec.Profile != "" {
-		sc, err := config.LoadSharedConfigProfile(ctx, spec.Profile)
+		sc, err := config.LoadSharedConfigProfile(ctx, spec.Profile, sharedFiles)
 		if err != nil {
 			return Resolved{}, fmt.Errorf("profile %q: %w", spec.Profile, err)
 		}
@@ -222,6 +223,18 @@ func loadConfig(ctx context.Context, profile, region string, assume func(*stscre
 		return aws.Config{}, fmt.Errorf("load source credentials: %w", err)
 	}
 	return cfg, nil
+}
+
+// sharedFiles points LoadSharedConfigProfile at the files the rest of the
+// SDK reads: it defaults to ~/.aws/* and ignores AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE, which LoadDefaultConfig honours.
+func sharedFiles(o *config.LoadSharedConfigOptions) {
+	if f := os.Getenv("AWS_CONFIG_FILE"); f != "" {
+		o.ConfigFiles = []string{f}
+	}
+	if f := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
+		o.CredentialsFiles = []string{f}
+	}
 }
 
 func firstNonEmpty(vs ...string) string {
