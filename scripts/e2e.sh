@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# e2e.sh: proves imdsd with real, unmodified AWS clients.
+#
+# It starts a local STS (moto's server) and two imdsd daemons assuming
+# arn:aws:iam::123456789012:role/e2e-role through it, one with IMDSv2
+# optional and one with IMDSv2 required, each listening on 127.0.0.1 and
+# [::1]. Then each client, with no credentials of its own (no AWS_* variable,
+# no shared config or credentials file, only the IMDS endpoint and the
+# region), calls STS GetCallerIdentity against moto and must get the role's
+# assumed-role ARN:
+#
+#   cli-v1  the AWS CLI v1 (pip's awscli)
+#   cli-v2  Debian's awscli package (v2, /usr/bin/aws)
+#   boto3   boto3 in python3
+#   js-v3   the AWS SDK for JavaScript v3 (scripts/js, pinned versions)
+#   go-v2   aws-sdk-go-v2's default config chain (scripts/gosdk)
+#
+# At the end it stops the daemons (each must exit 0) and scans every log
+# and output of the run for the secret keys and session tokens imdsd served:
+# any hit fails the run. It installs what it needs (see lib.sh), prints one
+# line per check and "N passed, M failed", and exits non-zero on a failure.
+# KEEP_WORK=1 keeps the run's logs.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init
+
+readonly ACCOUNT=123456789012
+readonly ROLE_ARN=arn:aws:iam::$ACCOUNT:role/e2e-role
+readonly WANT_ARN=arn:aws:sts::$ACCOUNT:assumed-role/e2e-role/
+readonly REGION=us-east-1
+# Source credentials: only imdsd's environment holds them. moto accepts any.
+readonly SOURCE_KEY=AKIAE2ESOURCE0000001
+SOURCE_SECRET=e2e-source-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+readonly SOURCE_SECRET
+
+PASSED=0
+FAILED=0
+# Per subject (client, daemon, secrets): checks passed and failed.
+declare -A SUBJ_PASS=() SUBJ_FAIL=()
+SUBJECTS=()
+SECRETS=("$SOURCE_SECRET")
+START=$SECONDS
+
+# tally SUBJECT: counts SUBJECT in the summary.
+tally() {
+	[[ -v SUBJ_PASS[$1] ]] || {
+		SUBJECTS+=("$1")
+		SUBJ_PASS[$1]=0
+		SUBJ_FAIL[$1]=0
+	}
+}
+# pass SUBJECT TEXT / fail SUBJECT TEXT: records and prints one check.
+pass() {
+	tally "$1"
+	PASSED=$((PASSED + 1))
+	SUBJ_PASS[$1]=$((SUBJ_PASS[$1] + 1))
+	printf 'PASS %s %s\n' "$1" "$2"
+}
+fail() {
+	tally "$1"
+	FAILED=$((FAILED + 1))
+	SUBJ_FAIL[$1]=$((SUBJ_FAIL[$1] + 1))
+	printf 'FAIL %s %s\n' "$1" "$2"
+}
+
+say "checking what the test needs (installing what is missing)"
+need_apt curl ca-certificates awscli
+need_aws_v2
+need_aws_v1
+need_boto3
+need_node_modules
+need_moto
+AWS1=$(aws_v1)
+AWS2=/usr/bin/aws
+say "clients: $("$AWS1" --version 2>&1 | cut -d' ' -f1) ($AWS1), $("$AWS2" --version 2>&1 | cut -d' ' -f1) ($AWS2)," \
+	"boto3 $(python3 -c 'import boto3; print(boto3.__version__)'), node $(node --version)," \
+	"@aws-sdk/client-sts $(node -p "require('$ROOT/scripts/js/node_modules/@aws-sdk/client-sts/package.json').version")"
+
+say "building imdsd and the Go SDK client"
+build_imdsd
+GOSDK=$WORK/bin/gosdk
+(cd "$ROOT" && go build -o "$GOSDK" ./scripts/gosdk) || die "go build ./scripts/gosdk failed"
+
+say "starting moto (local STS)"
+start_moto
+say "moto: $MOTO_URL"
+
+mkdir -p "$WORK/out"
+
+# start_imdsd NAME MODE: starts an imdsd with --imdsv2 MODE on a free port
+# of 127.0.0.1 and [::1]; sets PORT_<NAME> and PID_<NAME>.
+start_imdsd() {
+	local name=$1 mode=$2 port
+	port=$(free_port)
+	clean_env_cmd
+	run_bg "$WORK/imdsd-$name.log" "${CLEAN_ENV[@]}" \
+		AWS_ACCESS_KEY_ID=$SOURCE_KEY AWS_SECRET_ACCESS_KEY="$SOURCE_SECRET" \
+		"$IMDSD" serve --sts-endpoint "$MOTO_URL" --role-arn "$ROLE_ARN" --region "$REGION" \
+		--listen "127.0.0.1:$port" --listen "[::1]:$port" --imdsv2 "$mode" --log-format json
+	printf -v "PID_$name" '%s' "$BG_PID"
+	printf -v "PORT_$name" '%s' "$port"
+	wait_imdsd "http://127.0.0.1:$port" 30 || {
+		cat "$WORK/imdsd-$name.log" >&2
+		die "imdsd ($name) did not serve credentials on port $port"
+	}
+	say "imdsd ($name, --imdsv2 $mode): http://127.0.0.1:$port/ and http://[::1]:$port/"
+}
+
+# remember_secrets URL: fetches the credential document as a client would
+# (token first) and adds its secret key and session token to SECRETS. They
+# stay in this shell's memory only, never in a file.
+remember_secrets() {
+	local url=$1 token role doc
+	token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "$url/latest/api/token")
+	role=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url/latest/meta-data/iam/security-credentials/")
+	doc=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url/latest/meta-data/iam/security-credentials/$role")
+	mapfile -t -O "${#SECRETS[@]}" SECRETS < <(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["Code"] == "Success", d
+print(d["SecretAccessKey"]); print(d["Token"])' "$doc")
+}
+
+# client NAME ENDPOINT: runs client NAME with only ENDPOINT as a credential
+# source and prints its ARN (the last line of its output).
+client() {
+	local name=$1 ep=$2
+	local -a cmd
+	case $name in
+	cli-v1) cmd=("$AWS1" sts get-caller-identity --endpoint-url "$MOTO_URL" --query Arn --output text) ;;
+	cli-v2) cmd=("$AWS2" sts get-caller-identity --endpoint-url "$MOTO_URL" --query Arn --output text) ;;
+	boto3) cmd=(python3 -c '
+import os, boto3
+sts = boto3.session.Session().client("sts", endpoint_url=os.environ["E2E_STS_ENDPOINT"])
+print(sts.get_caller_identity()["Arn"])') ;;
+	js-v3) cmd=(node "$ROOT/scripts/js/whoami.mjs") ;;
+	go-v2) cmd=("$GOSDK") ;;
+	*) die "unknown client $name" ;;
+	esac
+	clean_env AWS_EC2_METADATA_SERVICE_ENDPOINT="$ep" AWS_DEFAULT_REGION=$REGION AWS_REGION=$REGION \
+		E2E_STS_ENDPOINT="$MOTO_URL" NODE_NO_WARNINGS=1 timeout 60 "${cmd[@]}"
+}
+
+# check NAME LABEL ENDPOINT: runs a client and asserts the assumed-role ARN.
+check() {
+	local name=$1 label=$2 ep=$3 out arn
+	out=$WORK/out/$name-$label
+	if client "$name" "$ep" >"$out.stdout" 2>"$out.stderr"; then
+		arn=$(tail -n1 "$out.stdout")
+		if [[ $arn == "$WANT_ARN"* ]]; then
+			pass "$name" "$label: $arn"
+			return
+		fi
+		fail "$name" "$label: got ARN \"$arn\", want $WANT_ARN..."
+	else
+		fail "$name" "$label: exit $? ($(tail -n1 "$out.stderr"))"
+	fi
+	sed 's/^/    /' "$out.stderr" | tail -n 5
+}
+
+start_imdsd opt optional
+start_imdsd req required
+# shellcheck disable=SC2154 # set by start_imdsd through printf -v
+{
+	remember_secrets "http://127.0.0.1:$PORT_opt"
+	remember_secrets "http://127.0.0.1:$PORT_req"
+}
+
+CLIENTS=(cli-v1 cli-v2 boto3 js-v3 go-v2)
+say "each client, with no credentials of its own, asks STS who it is"
+# The endpoint ends in a slash, as the README tells users to set it: the AWS
+# CLI v2 joins it to "latest/..." without adding one.
+for c in "${CLIENTS[@]}"; do
+	check "$c" "ipv4 imdsv2=optional" "http://127.0.0.1:$PORT_opt/"
+	check "$c" "ipv6 imdsv2=optional" "http://[::1]:$PORT_opt/"
+	check "$c" "ipv4 imdsv2=required" "http://127.0.0.1:$PORT_req/"
+	check "$c" "ipv6 imdsv2=required" "http://[::1]:$PORT_req/"
+done
+# Every SDK but the AWS CLI v2 also takes the endpoint without the slash.
+for c in cli-v1 boto3 js-v3 go-v2; do
+	check "$c" "ipv4 no-trailing-slash" "http://127.0.0.1:$PORT_opt"
+done
+
+# Control: the same client with no imdsd to ask must find no credentials,
+# which shows that the passes above came from imdsd and nothing else.
+closed=$(free_port)
+if client cli-v1 "http://127.0.0.1:$closed/" >"$WORK/out/control.stdout" 2>"$WORK/out/control.stderr"; then
+	fail control "cli-v1 with no imdsd got credentials: $(tail -n1 "$WORK/out/control.stdout")"
+else
+	pass control "cli-v1 with no imdsd finds no credentials ($(grep -m1 -o 'Unable to locate credentials' "$WORK/out/control.stderr" || tail -n1 "$WORK/out/control.stderr"))"
+fi
+
+# The secrets again, in case a refresh happened during the run.
+remember_secrets "http://127.0.0.1:$PORT_opt"
+remember_secrets "http://127.0.0.1:$PORT_req"
+
+say "stopping the daemons (SIGTERM must give exit 0)"
+for name in opt req; do
+	pid_var=PID_$name
+	if stop_pid "${!pid_var}"; then
+		if grep -q '"msg":"stopped"' "$WORK/imdsd-$name.log"; then
+			pass shutdown "imdsd $name: SIGTERM -> exit 0, logged \"stopped\""
+		else
+			fail shutdown "imdsd $name: exit 0 but no \"stopped\" log line"
+		fi
+	else
+		fail shutdown "imdsd $name: exit $? after SIGTERM"
+	fi
+done
+stop_pid "$MOTO_PID" || true
+
+# No secret anywhere: not in imdsd's logs, moto's log, nor any client output.
+files=()
+while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$WORK" -path "$WORK/bin" -prune -o -type f -print0)
+leaks=0
+mapfile -t SECRETS < <(printf '%s\n' "${SECRETS[@]}" | sort -u | grep .)
+for s in "${SECRETS[@]}"; do
+	[[ -n $s ]] || continue
+	if hits=$(grep -lF -e "$s" -- "${files[@]}"); then
+		leaks=$((leaks + 1))
+		printf '    secret ...%s found in: %s\n' "${s: -4}" "$(echo "$hits" | xargs -n1 basename | tr '\n' ' ')"
+	fi
+done
+n_secrets=${#SECRETS[@]}
+if ((leaks == 0)); then
+	pass secrets "$n_secrets distinct secrets (source key, served keys and tokens) absent from ${#files[@]} files"
+else
+	fail secrets "$leaks of $n_secrets secrets found"
+fi
+
+echo
+echo "summary ($((SECONDS - START)) s):"
+for s in "${SUBJECTS[@]}"; do
+	if ((SUBJ_FAIL[$s] == 0)); then verdict=ok; else verdict=FAILED; fi
+	printf '  %-9s %-6s %d passed, %d failed\n' "$s" "$verdict" "${SUBJ_PASS[$s]}" "${SUBJ_FAIL[$s]}"
+done
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
