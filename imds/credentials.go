@@ -129,37 +129,43 @@ func (s *Server) handleRoleListing(w http.ResponseWriter, r *http.Request) {
 	writeText(w, role.Name)
 }
 
-// handleCredentials serves the credential document of the caller's role, on
-// the legacy or the extended path.
-func (s *Server) handleCredentials(extended bool) http.HandlerFunc {
+// handleCredentialsRoute adapts handleCredentials to the route table, which
+// passes the role name as a mux variable.
+func (s *Server) handleCredentialsRoute(extended bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		role, ok := s.lookup(w, r)
-		if !ok {
-			return
-		}
-		if mux.Vars(r)[routeVarRole] != role.Name {
-			writeError(w, http.StatusNotFound)
-			return
-		}
-		now := s.now()
-		if role.Err != nil {
-			s.writeErrorDocument(w, errorCode(role.Err), role.Err.Error(), now)
-			return
-		}
-		// Never serve expired credentials, whatever the Source says: after a
-		// laptop resumes, the wall clock may be past an expiry the refresher
-		// has not yet noticed.
-		if !now.Before(role.Credentials.Expires) {
-			s.writeErrorDocument(w, codeExpired, "credentials for role "+role.Name+" expired at "+formatTime(role.Credentials.Expires)+"; a refresh is under way", now)
-			return
-		}
-		d := s.document(role.Name, role.Credentials)
-		if extended {
-			writeBytes(w, d.extended)
-			return
-		}
-		writeBytes(w, d.legacy)
+		s.handleCredentials(w, r, extended, mux.Vars(r)[routeVarRole])
 	}
+}
+
+// handleCredentials serves the credential document of the caller's role, on
+// the legacy or the extended path; name is the role the path asks for.
+func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, extended bool, name string) {
+	role, ok := s.lookup(w, r)
+	if !ok {
+		return
+	}
+	if name != role.Name {
+		writeError(w, http.StatusNotFound)
+		return
+	}
+	now := s.now()
+	if role.Err != nil {
+		s.writeErrorDocument(w, errorCode(role.Err), role.Err.Error(), now)
+		return
+	}
+	// Never serve expired credentials, whatever the Source says: after a
+	// laptop resumes, the wall clock may be past an expiry the refresher
+	// has not yet noticed.
+	if !now.Before(role.Credentials.Expires) {
+		s.writeErrorDocument(w, codeExpired, "credentials for role "+role.Name+" expired at "+formatTime(role.Credentials.Expires)+"; a refresh is under way", now)
+		return
+	}
+	d := s.document(role.Name, role.Credentials)
+	if extended {
+		writeBytes(w, d.extended)
+		return
+	}
+	writeBytes(w, d.legacy)
 }
 
 func (s *Server) writeErrorDocument(w http.ResponseWriter, code, msg string, now time.Time) {

@@ -1,6 +1,7 @@
 package imds
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 )
@@ -46,10 +47,11 @@ func writeError(w http.ResponseWriter, code int) {
 	_, _ = w.Write(body)
 }
 
-// writeText writes a 200 text/plain body.
+// writeText writes a 200 text/plain body. io.WriteString spares the copy
+// to []byte: net/http's ResponseWriter is an io.StringWriter.
 func writeText(w http.ResponseWriter, body string) {
 	w.Header()[headerContentType] = valueText
-	_, _ = w.Write([]byte(body))
+	_, _ = io.WriteString(w, body)
 }
 
 // writeBytes writes a 200 text/plain body. Real IMDS serves JSON documents

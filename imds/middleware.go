@@ -61,9 +61,11 @@ func isTokenPath(p string) bool {
 
 // dispatch sorts requests before routing: token requests go to the token
 // handler whatever their method; any other method than GET or HEAD is 405;
-// then the IMDSv2 token rules apply, and only then the route table (so an
-// unknown path in required mode is 401, as on EC2, before it is 404).
-func (s *Server) dispatch() http.Handler {
+// then the IMDSv2 token rules apply, and only then the route table, next (so
+// an unknown path in required mode is 401, as on EC2, before it is 404). The
+// two routes every credential fetch takes are served without next
+// (serveHot), sparing gorilla/mux's per-request copies of the request.
+func (s *Server) dispatch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isTokenPath(r.URL.Path) {
 			s.handleToken(w, r)
@@ -77,7 +79,10 @@ func (s *Server) dispatch() http.Handler {
 		if !s.tokenOK(w, r) {
 			return
 		}
-		s.router.ServeHTTP(w, r)
+		if s.serveHot(w, r) {
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -105,7 +105,7 @@ func New(opts Options) (*Server, error) {
 	empty := map[string]*renderedDoc{}
 	s.docs.Store(&empty)
 	s.router = s.routes()
-	s.handler = s.withServerHeader(s.withTrimmedSlash(s.dispatch()))
+	s.handler = s.withServerHeader(s.dispatch(s.withTrimmedSlash(s.router)))
 	return s, nil
 }
 

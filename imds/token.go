@@ -39,6 +39,10 @@ var tokenEncoding = base64.RawURLEncoding
 // tokenLen is the length of an encoded token.
 var tokenLen = tokenEncoding.EncodedLen(tokenRawLen)
 
+// tokenEncodedLen is tokenLen as a constant, for arrays: unpadded base64 of
+// tokenRawLen bytes.
+const tokenEncodedLen = (tokenRawLen*8 + 5) / 6
+
 // Token validation errors.
 var (
 	errTokenMalformed = errors.New("malformed token")
@@ -53,9 +57,13 @@ type tokenSigner struct {
 	macs   sync.Pool // *tokenMAC
 }
 
+// tokenMAC is a pooled HMAC with its own scratch space: the payload is
+// copied in before hashing, so that the caller's array does not escape to
+// the heap through the hash.Hash interface (no allocation per token).
 type tokenMAC struct {
-	h   hash.Hash
-	sum [sha256.Size]byte
+	h       hash.Hash
+	payload [tokenPayloadLen]byte
+	sum     [sha256.Size]byte
 }
 
 // newTokenSigner makes a signer with a fresh random key.
@@ -72,7 +80,7 @@ func newTokenSigner(now func() time.Time) (*tokenSigner, error) {
 func (s *tokenSigner) mac(payload []byte, out []byte) {
 	m := s.macs.Get().(*tokenMAC)
 	m.h.Reset()
-	m.h.Write(payload)
+	m.h.Write(m.payload[:copy(m.payload[:], payload)])
 	sum := m.h.Sum(m.sum[:0])
 	copy(out, sum[:tokenMACLen])
 	s.macs.Put(m)
@@ -80,12 +88,19 @@ func (s *tokenSigner) mac(payload []byte, out []byte) {
 
 // issue returns a token valid for ttl from now.
 func (s *tokenSigner) issue(ttl time.Duration) string {
+	var buf [tokenEncodedLen]byte
+	return string(s.appendToken(buf[:0], ttl))
+}
+
+// appendToken appends a token valid for ttl from now to dst. The token
+// handler uses it with a pooled buffer, so issuing allocates nothing.
+func (s *tokenSigner) appendToken(dst []byte, ttl time.Duration) []byte {
 	var raw [tokenRawLen]byte
 	exp := s.now().Sub(s.start) + ttl
 	binary.BigEndian.PutUint64(raw[0:8], uint64(exp))
 	binary.BigEndian.PutUint64(raw[8:16], s.serial.Add(1))
 	s.mac(raw[:tokenPayloadLen], raw[tokenPayloadLen:])
-	return tokenEncoding.EncodeToString(raw[:])
+	return tokenEncoding.AppendEncode(dst, raw[:])
 }
 
 // check reports whether tok is a token this signer issued and that has not
@@ -94,7 +109,7 @@ func (s *tokenSigner) check(tok string) error {
 	if len(tok) != tokenLen {
 		return errTokenMalformed
 	}
-	var enc [43]byte
+	var enc [tokenEncodedLen]byte
 	copy(enc[:], tok)
 	var raw [tokenRawLen]byte
 	if n, err := tokenEncoding.Decode(raw[:], enc[:]); err != nil || n != tokenRawLen {

@@ -3,6 +3,8 @@ package imds
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // handleToken serves PUT /latest/api/token (shared/reference/imds-protocol.md §1.1).
@@ -26,19 +28,36 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ttlHeader string
-	if v := r.Header[HeaderTokenTTL]; len(v) > 0 {
-		ttlHeader = v[0]
+	ttlValue := r.Header[HeaderTokenTTL]
+	if len(ttlValue) > 0 {
+		ttlHeader = ttlValue[0]
 	}
 	ttl, err := parseTokenTTL(ttlHeader)
 	if err != nil {
 		writeError(w, http.StatusBadRequest)
 		return
 	}
-	tok := s.tokens.issue(ttl)
 	h := w.Header()
 	// aws-sdk-go-v2 fails the token call without this header
 	// (feature/ec2/imds/api_op_GetToken.go), and then silently falls back
 	// to IMDSv1.
-	h[HeaderTokenTTL] = []string{strconv.FormatInt(int64(ttl.Seconds()), 10)}
-	writeText(w, tok)
+	h[HeaderTokenTTL] = ttlEcho(ttlValue, ttl)
+	buf := tokenBuffers.Get().(*[tokenEncodedLen]byte)
+	writeBytes(w, s.tokens.appendToken(buf[:0], ttl))
+	tokenBuffers.Put(buf) // Write does not retain its argument
+}
+
+// tokenBuffers hold encoded tokens while they are written, so the token PUT
+// allocates nothing of its own.
+var tokenBuffers = sync.Pool{New: func() any { return new([tokenEncodedLen]byte) }}
+
+// ttlEcho returns the value of the TTL response header: the granted TTL in
+// decimal seconds. When the request sent exactly that text (one value, no
+// sign, no leading zero: every SDK does), its header slice is reused, as
+// net/http only reads it; otherwise a new value is formatted.
+func ttlEcho(sent []string, ttl time.Duration) []string {
+	if len(sent) == 1 && sent[0] != "" && sent[0][0] >= '1' && sent[0][0] <= '9' {
+		return sent
+	}
+	return []string{strconv.FormatInt(int64(ttl/time.Second), 10)}
 }
