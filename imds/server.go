@@ -67,7 +67,6 @@ type Server struct {
 	docs    atomic.Pointer[map[string]*renderedDoc]
 	docsMu  sync.Mutex // serialises writers of docs
 	zone    string
-	profile string
 }
 
 // New checks opts and returns a Server.
