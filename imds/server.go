@@ -64,9 +64,9 @@ type Server struct {
 	handler http.Handler
 	started time.Time
 
-	docs    atomic.Pointer[map[string]*renderedDoc]
-	docsMu  sync.Mutex // serialises writers of docs
-	zone    string
+	docs   atomic.Pointer[map[string]*renderedDoc]
+	docsMu sync.Mutex // serialises writers of docs
+	zone   string
 }
 
 // New checks opts and returns a Server.
