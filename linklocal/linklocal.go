@@ -136,4 +136,6 @@ func present(lo *net.Interface, addr netip.Addr) (bool, error) {
 
 // errPermission marks a tool's refusal for lack of privilege, so that
 // errors.Is(err, fs.ErrPermission) holds as it does for EPERM on Linux.
+//
+//lint:ignore U1000 used by the darwin and windows implementations
 var errPermission = fs.ErrPermission

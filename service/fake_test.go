@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"log/slog"
 
 	kservice "github.com/kardianos/service"
@@ -45,6 +46,6 @@ func newTestService(m *fakeManager, installed bool, leftovers []string) *Service
 		m:         m,
 		installed: func() bool { return installed },
 		leftovers: func() []string { return leftovers },
-		prog:      newProgram(nil, nil, 0, slog.New(slog.DiscardHandler)),
+		prog:      newProgram(context.TODO(), nil, 0, slog.New(slog.DiscardHandler)),
 	}
 }
