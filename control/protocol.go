@@ -1,0 +1,135 @@
+package control
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Commands of the control API.
+const (
+	CmdStatus = "status"
+	CmdUse    = "use"
+	CmdReload = "reload"
+	CmdMFA    = "mfa"
+	CmdCreds  = "creds"
+)
+
+// maxMessage bounds a request or reply read from the socket.
+const maxMessage = 1 << 20
+
+// Request is what a client sends.
+type Request struct {
+	Cmd  string          `json:"cmd"`
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// Response is what the server answers.
+type Response struct {
+	OK    bool            `json:"ok"`
+	Error string          `json:"error,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// Role states in [RoleStatus].
+const (
+	StateFresh      = "fresh"      // credentials held, no refresh failing
+	StateRefreshing = "refreshing" // waiting for the first set, or under the refresh threshold
+	StateFailing    = "failing"    // the last refresh failed; Reason says why
+	StateNeedsMFA   = "needs-mfa"  // the role's source needs `imdsd mfa`
+)
+
+// Status is the reply to CmdStatus.
+type Status struct {
+	Version     string         `json:"version"`
+	PID         int            `json:"pid"`
+	Started     time.Time      `json:"started"`
+	ConfigFile  string         `json:"config_file,omitempty"`
+	Listen      []string       `json:"listen"`
+	DefaultRole string         `json:"default_role"`
+	Roles       []RoleStatus   `json:"roles"`
+	Clients     []ClientStatus `json:"clients"`
+	Reloads     int64          `json:"reloads"`
+	LastReload  time.Time      `json:"last_reload,omitzero"`
+	ReloadError string         `json:"reload_error,omitempty"`
+}
+
+// RoleStatus is one role in [Status].
+type RoleStatus struct {
+	Name        string     `json:"name"`
+	ARN         string     `json:"arn,omitempty"`
+	Source      string     `json:"source,omitempty"`
+	Default     bool       `json:"default"`
+	State       string     `json:"state"`
+	Reason      string     `json:"reason,omitempty"`
+	Expires     time.Time  `json:"expires,omitzero"`
+	LastRefresh time.Time  `json:"last_refresh,omitzero"`
+	NextRefresh time.Time  `json:"next_refresh,omitzero"`
+	STSCalls    int64      `json:"sts_calls"`
+	STSFailures int64      `json:"sts_failures"`
+	Requests    int64      `json:"requests"`
+	MFA         *MFAStatus `json:"mfa,omitempty"`
+}
+
+// MFAStatus tells about a role's MFA session.
+type MFAStatus struct {
+	Serial  string    `json:"serial"`
+	Expires time.Time `json:"expires,omitzero"` // zero: no session yet
+}
+
+// ClientStatus is one client seen by the IMDS server.
+type ClientStatus struct {
+	Address   string    `json:"address"`
+	UID       *int      `json:"uid,omitempty"`
+	Container string    `json:"container,omitempty"`
+	Role      string    `json:"role,omitempty"`
+	Requests  int64     `json:"requests"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// UseArgs are the arguments of CmdUse.
+type UseArgs struct {
+	Role string `json:"role"`
+}
+
+// UseReply is the reply to CmdUse.
+type UseReply struct {
+	Previous string `json:"previous"`
+	Role     string `json:"role"`
+}
+
+// ReloadReply is the reply to CmdReload.
+type ReloadReply struct {
+	Added     []string `json:"added"`
+	Removed   []string `json:"removed"`
+	Changed   []string `json:"changed"`
+	Unchanged []string `json:"unchanged"`
+}
+
+// MFAArgs are the arguments of CmdMFA.
+type MFAArgs struct {
+	Role string `json:"role,omitempty"` // "" means every role that needs MFA
+	Code string `json:"code"`
+}
+
+// MFAReply is the reply to CmdMFA.
+type MFAReply struct {
+	Serial  string    `json:"serial"`
+	Roles   []string  `json:"roles"`
+	Expires time.Time `json:"expires"`
+}
+
+// CredsArgs are the arguments of CmdCreds.
+type CredsArgs struct {
+	Role string `json:"role,omitempty"` // "" means the default role
+}
+
+// Creds is the reply to CmdCreds. It carries secrets: it never goes to a
+// log.
+type Creds struct {
+	Role            string    `json:"role"`
+	AccessKeyID     string    `json:"access_key_id"`
+	SecretAccessKey string    `json:"secret_access_key"`
+	SessionToken    string    `json:"session_token"`
+	Expiration      time.Time `json:"expiration"`
+	Region          string    `json:"region,omitempty"`
+}
