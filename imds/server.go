@@ -47,6 +47,10 @@ type Options struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
 	// its context ends; DefaultShutdownTimeout when zero.
 	ShutdownTimeout time.Duration
+	// Observe, when set, is called after each request with its route (one
+	// of the Route* labels), status and latency, for metrics. It runs on
+	// the request's goroutine and must not block.
+	Observe func(route string, status int, d time.Duration)
 }
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
@@ -105,6 +109,9 @@ func New(opts Options) (*Server, error) {
 	s.docs.Store(&empty)
 	s.router = s.routes()
 	s.handler = s.withServerHeader(s.dispatch(s.withTrimmedSlash(s.router)))
+	if opts.Observe != nil {
+		s.handler = s.withObserve(s.handler)
+	}
 	return s, nil
 }
 
