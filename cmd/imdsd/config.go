@@ -35,6 +35,7 @@ type Config struct {
 	InstanceID   string
 	LogLevel     string
 	LogFormat    string
+	LinkLocal    bool // serve on 169.254.169.254:80 and [fd00:ec2::254]:80 too (linklocal.go)
 }
 
 // defaultConfig returns the configuration used where neither file nor flag
@@ -98,10 +99,14 @@ func validInstanceID(s string) bool {
 
 // listenAddrs returns the configured listen addresses, or the defaults.
 func (c Config) listenAddrs() []string {
-	if len(c.Listen) == 0 {
-		return defaultListen
+	addrs := c.Listen
+	if len(addrs) == 0 {
+		addrs = defaultListen
 	}
-	return c.Listen
+	if c.LinkLocal {
+		addrs = append(addrs[:len(addrs):len(addrs)], linkLocalListen()...)
+	}
+	return addrs
 }
 
 // validate checks everything that can be checked without reading the

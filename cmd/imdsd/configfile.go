@@ -18,6 +18,7 @@ var (
 	errDuplicate   = errors.New("key given twice")
 	errNotString   = errors.New("must be a string")
 	errNotList     = errors.New("must be a string or a list of strings")
+	errNotBool     = errors.New("must be true or false")
 	errNotDuration = errors.New("must be a duration such as 45m or 1h")
 	errNotMapping  = errors.New("the config file must be a mapping of keys to values")
 )
@@ -43,6 +44,7 @@ func fileKeys(c *Config) map[string]func(*yaml.Node) error {
 		"instance_id":   stringValue(&c.InstanceID),
 		"log_level":     stringValue(&c.LogLevel),
 		"log_format":    stringValue(&c.LogFormat),
+		"link_local":    boolValue(&c.LinkLocal),
 	}
 }
 
@@ -153,6 +155,21 @@ func durationValue(dst *time.Duration) func(*yaml.Node) error {
 			return fmt.Errorf("%q %w", n.Value, errNotDuration)
 		}
 		*dst = d
+		return nil
+	}
+}
+
+func boolValue(dst *bool) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			return errNotBool
+		}
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on":
+			*dst = true
+		default:
+			*dst = false
+		}
 		return nil
 	}
 }

@@ -28,6 +28,13 @@ func commands() []command {
 	return []command{
 		{"serve", "run the metadata server in the foreground", runServe},
 		{"version", "print the version", runVersion},
+		{"install", "install the system service (imdsd install -h: exit codes)", runInstall},
+		{"uninstall", "stop and remove the system service", runUninstall},
+		{"start", "start the system service", controlCommand("start")},
+		{"stop", "stop the system service", controlCommand("stop")},
+		{"restart", "restart the system service", controlCommand("restart")},
+		{"status", "service state; exit 0 running, 3 stopped, 4 not installed", runStatus},
+		{"check-config", "validate a config file as serve loads it", runCheckConfig},
 	}
 }
 

@@ -31,7 +31,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := d.run(ctx); err != nil {
+	if err := runManaged(ctx, d.run, log); err != nil {
 		log.Error("stopped", "err", err)
 		return exitError
 	}
@@ -134,6 +134,11 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, erro
 
 // run listens, serves and refreshes until ctx ends.
 func (d *daemon) run(ctx context.Context) error {
+	undo, err := addLinkLocal(d.cfg, d.log)
+	if err != nil {
+		return err
+	}
+	defer undo()
 	lns, err := listen(d.cfg, d.log)
 	if err != nil {
 		return err

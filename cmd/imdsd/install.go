@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/imdsd/imdsd/linklocal"
+	"github.com/imdsd/imdsd/packaging"
+	"github.com/imdsd/imdsd/service"
+)
+
+// runInstall implements "imdsd install [--config FILE]": it checks the
+// config (writing the commented default to the system path when there is
+// none), creates the service account where the unit needs one, and
+// registers the service running `imdsd serve --config FILE`. It does not
+// start it.
+func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("imdsd install", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", systemConfigPath(), "config `file` the service reads")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: imdsd install [--config FILE]")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\n%s\n", controlHelp)
+	}
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
+	}
+	path, err := filepath.Abs(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
+		return exitUsage
+	}
+	wrote, err := ensureConfig(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
+		return exitUsage
+	}
+	if wrote {
+		fmt.Fprintf(stdout, "imdsd: wrote the default config to %s\n", path)
+	}
+	cfg, msg := checkConfig(path)
+	if msg != "" {
+		fmt.Fprintf(stderr, "imdsd install: config %s does not validate: %s\n", path, msg)
+		fmt.Fprintf(stderr, "imdsd install: edit it (set role_arn, see the comments), then run 'imdsd install' again\n")
+		return exitUsage
+	}
+	svc, err := service.New(ctx, nil, serviceOptions(path, newLogger(stderr, "info", "text")))
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
+		return exitError
+	}
+	if svc.Platform() == "linux-systemd" {
+		if err := ensureServiceUser(); err != nil {
+			fmt.Fprintf(stderr, "imdsd install: %v\n", err)
+			return exitError
+		}
+	}
+	if err := svc.Install(); err != nil {
+		if errors.Is(err, service.ErrAlreadyInstalled) {
+			fmt.Fprintln(stderr, "imdsd install: imdsd is already installed as a service ('imdsd uninstall' first)")
+			return exitError
+		}
+		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "imdsd: installed (%s), running 'imdsd serve --config %s'; start it with 'imdsd start'\n", svc.Platform(), path)
+	if !cfg.LinkLocal {
+		a := cfg.listenAddrs()[0]
+		fmt.Fprintf(stdout, "imdsd: link_local is off, so SDKs need the endpoint; for every user:\n"+
+			"  export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://%s/\n", a)
+	}
+	return exitOK
+}
+
+// runUninstall implements "imdsd uninstall [--purge]": it stops and
+// unregisters the service, takes the link-local addresses off loopback,
+// removes the service account and, with --purge, the config folder.
+func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("imdsd uninstall", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	purge := fs.Bool("purge", false, "also remove the config folder "+filepath.Dir(systemConfigPath()))
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: imdsd uninstall [--purge]")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\n%s\n", controlHelp)
+	}
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
+	}
+	if packageOwned() {
+		fmt.Fprintf(stderr, "imdsd uninstall: the service was installed by a package (%s); remove the package instead (dpkg -r imdsd, rpm -e imdsd)\n", packaging.UnitPath)
+		return exitError
+	}
+	svc, err := service.New(ctx, nil, serviceOptions(systemConfigPath(), newLogger(stderr, "info", "text")))
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
+		return exitError
+	}
+	code := exitOK
+	if err := svc.Uninstall(); err != nil {
+		code = reportServiceErr("uninstall", err, stderr)
+		if code != exitNotInstalled {
+			return code
+		}
+	}
+	// A daemon killed with -9 could not take its addresses off.
+	if err := linklocal.Remove(linklocal.Prefixes()...); err != nil {
+		fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
+		return exitError
+	}
+	if svc.Platform() == "linux-systemd" {
+		if err := removeServiceUser(); err != nil {
+			fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
+			return exitError
+		}
+	}
+	if *purge {
+		dir := filepath.Dir(systemConfigPath())
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(stdout, "imdsd: removed %s\n", dir)
+	}
+	if code == exitOK {
+		fmt.Fprintln(stdout, "imdsd: uninstalled")
+	}
+	return code
+}
+
+// runCheckConfig implements "imdsd check-config [--config FILE]": exit 0
+// when the file validates as serve would load it, 2 when not.
+func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("imdsd check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", systemConfigPath(), "config `file` to check")
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
+	}
+	if _, msg := checkConfig(*cfgPath); msg != "" {
+		fmt.Fprintf(stderr, "imdsd check-config: %s: %s\n", *cfgPath, msg)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "imdsd: %s is valid\n", *cfgPath)
+	return exitOK
+}
+
+// checkConfig loads path exactly as `imdsd serve --config path` would and
+// returns the config, or the validation message.
+func checkConfig(path string) (Config, string) {
+	var buf bytes.Buffer
+	cfg, code := loadServeConfig([]string{"--config", path}, &buf)
+	if code >= 0 {
+		return Config{}, strings.TrimPrefix(strings.TrimSpace(buf.String()), "imdsd serve: ")
+	}
+	return cfg, ""
+}
+
+// ensureConfig writes the commented default config to path when path is
+// the system config and does not exist. A missing config elsewhere is an
+// error: the user named a file that is not there.
+func ensureConfig(path string) (wrote bool, err error) {
+	_, err = os.Stat(path)
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, err
+	case path != systemConfigPath():
+		return false, fmt.Errorf("config %s: %w", path, fs.ErrNotExist)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(path, packaging.DefaultConfig(), 0o644); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// packageOwned reports whether the systemd unit came from the .deb or .rpm.
+func packageOwned() bool {
+	_, err := os.Stat(packaging.UnitPath)
+	return err == nil
+}
+
+// parseFlags parses args and reports whether the command is done, with
+// the exit code to return.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, true
+	}
+	return 0, false
+}

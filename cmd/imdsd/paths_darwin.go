@@ -1,0 +1,4 @@
+package main
+
+// systemConfigPath is the config file the system service reads.
+func systemConfigPath() string { return "/usr/local/etc/imdsd/imdsd.yaml" }
