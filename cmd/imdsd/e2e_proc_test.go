@@ -1,0 +1,233 @@
+package main
+
+// Helpers of the end-to-end test (e2e_test.go): the imdsd binary, daemons
+// run as subprocesses, the credential fetch a client does, and the clean
+// environment every process of the test runs in.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// e2eRegion is the region every process of the test uses.
+const e2eRegion = "us-east-1"
+
+// e2eBuffer is an io.Writer that subprocess output goes to while the
+// test reads it.
+type e2eBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *e2eBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *e2eBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// e2eBuild builds the imdsd binary of this package into dir.
+func e2eBuild(tb testing.TB, dir string) string {
+	tb.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		tb.Fatalf("go not found on PATH: the end-to-end test builds imdsd with it")
+	}
+	bin := filepath.Join(dir, "imdsd")
+	cmd := exec.Command(gobin, "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build imdsd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// e2eCleanEnv returns this process's environment without any AWS_* variable
+// and with no shared config or credentials file, plus extra. A process run
+// with it finds no credentials but those extra names.
+func e2eCleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull)
+	return append(env, extra...)
+}
+
+// e2eFreePort returns a TCP port free on 127.0.0.1 and on [::1], so one
+// imdsd can listen on both with the same port.
+func e2eFreePort(tb testing.TB) int {
+	tb.Helper()
+	for range 50 {
+		ln4, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("find a free port: %v", err)
+		}
+		port := ln4.Addr().(*net.TCPAddr).Port
+		ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port)))
+		ln4.Close()
+		if err != nil {
+			continue
+		}
+		ln6.Close()
+		return port
+	}
+	tb.Fatalf("no port free on both 127.0.0.1 and [::1] (does this machine have IPv6 loopback?)")
+	return 0
+}
+
+// e2eDaemon is one imdsd serve running as a subprocess.
+type e2eDaemon struct {
+	name string
+	port int
+	cmd  *exec.Cmd
+	out  *e2eBuffer
+	done chan struct{} // closed when the process has exited
+}
+
+// e2eStartDaemon runs imdsd serve with args plus two loopback listeners on a
+// free port, source credentials only in its own environment, and waits
+// until it serves credentials. The test's cleanup stops it.
+func e2eStartDaemon(tb testing.TB, bin, name string, sourceEnv []string, args ...string) *e2eDaemon {
+	tb.Helper()
+	d := &e2eDaemon{name: name, port: e2eFreePort(tb), out: &e2eBuffer{}, done: make(chan struct{})}
+	port := strconv.Itoa(d.port)
+	args = append([]string{"serve", "--listen", "127.0.0.1:" + port, "--listen", "[::1]:" + port,
+		"--log-format", "json"}, args...)
+	d.cmd = exec.Command(bin, args...)
+	d.cmd.Env = e2eCleanEnv(sourceEnv...)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		tb.Fatalf("start imdsd: %v", err)
+	}
+	go func() {
+		_ = d.cmd.Wait()
+		close(d.done)
+	}()
+	tb.Cleanup(func() {
+		if _, err := d.stop(10 * time.Second); err != nil {
+			tb.Errorf("imdsd %s: %v", name, err)
+		}
+	})
+	d.waitServing(tb, 30*time.Second)
+	return d
+}
+
+// url returns the daemon's base URL on host (127.0.0.1 or ::1), with the
+// trailing slash users are told to set.
+func (d *e2eDaemon) url(host string) string {
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(d.port)) + "/"
+}
+
+// waitServing polls until the daemon serves a credential document that
+// says Success.
+func (d *e2eDaemon) waitServing(tb testing.TB, limit time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.done:
+			tb.Fatalf("imdsd %s exited before serving (exit %d):\n%s", d.name, d.cmd.ProcessState.ExitCode(), d.out)
+		default:
+		}
+		_, last = e2eFetchCredentials(d.url("127.0.0.1"))
+		if last == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("imdsd %s did not serve credentials within %s: %v\n%s", d.name, limit, last, d.out)
+}
+
+// stop sends SIGTERM and waits up to limit for the exit code; past the
+// limit it kills the process and reports an error.
+func (d *e2eDaemon) stop(limit time.Duration) (int, error) {
+	select {
+	case <-d.done:
+		return d.cmd.ProcessState.ExitCode(), nil
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		return d.cmd.ProcessState.ExitCode(), nil
+	case <-time.After(limit):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		return -1, fmt.Errorf("did not exit within %s of SIGTERM; killed", limit)
+	}
+}
+
+// e2eCredentialDoc is the part of the IMDS credential document the test reads.
+type e2eCredentialDoc struct {
+	Code            string
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string
+	Token           string
+	Expiration      string
+}
+
+// e2eFetchCredentials does what an SDK does: token, role listing, document.
+func e2eFetchCredentials(base string) (e2eCredentialDoc, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	get := func(method, path string, hdr http.Header) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header = hdr
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s %s: status %d", method, path, resp.StatusCode)
+		}
+		return body, err
+	}
+	token, err := get(http.MethodPut, "latest/api/token", http.Header{"X-Aws-Ec2-Metadata-Token-Ttl-Seconds": {"60"}})
+	if err != nil {
+		return e2eCredentialDoc{}, err
+	}
+	hdr := http.Header{"X-Aws-Ec2-Metadata-Token": {string(token)}}
+	role, err := get(http.MethodGet, "latest/meta-data/iam/security-credentials/", hdr)
+	if err != nil {
+		return e2eCredentialDoc{}, err
+	}
+	body, err := get(http.MethodGet, "latest/meta-data/iam/security-credentials/"+string(role), hdr)
+	if err != nil {
+		return e2eCredentialDoc{}, err
+	}
+	var doc e2eCredentialDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return e2eCredentialDoc{}, fmt.Errorf("decode credential document: %w", err)
+	}
+	if doc.Code != "Success" {
+		return e2eCredentialDoc{}, fmt.Errorf("credential document Code %q", doc.Code)
+	}
+	return doc, nil
+}
