@@ -6,7 +6,16 @@ import (
 	"net/netip"
 )
 
-// callerOf identifies the client of r.
+// caller identifies the client of r, with Options.IdentifyCaller when set.
+func (s *Server) caller(r *http.Request) Caller {
+	c := callerOf(r)
+	if s.opts.IdentifyCaller != nil {
+		c = s.opts.IdentifyCaller(c)
+	}
+	return c
+}
+
+// callerOf identifies the client of r by its addresses.
 func callerOf(r *http.Request) Caller {
 	var c Caller
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {

@@ -51,6 +51,7 @@ type errorDocument struct {
 // set, so that the hot path only compares a key and writes bytes.
 type renderedDoc struct {
 	accessKeyID string
+	keyTail     string // for the audit line (audit.go)
 	expires     time.Time
 	legacy      []byte
 	extended    []byte
@@ -70,7 +71,7 @@ func (s *Server) document(role string, c Credentials) *renderedDoc {
 		Token:           c.SessionToken,
 		Expiration:      formatTime(c.Expires),
 	}
-	d := &renderedDoc{accessKeyID: c.AccessKeyID, expires: c.Expires}
+	d := &renderedDoc{accessKeyID: c.AccessKeyID, keyTail: keyTail(c.AccessKeyID), expires: c.Expires}
 	d.legacy = mustJSON(doc)
 	doc.AccountID = c.AccountID
 	d.extended = mustJSON(doc)
@@ -105,17 +106,30 @@ func mustJSON(v any) []byte {
 // lookup asks the Source for the caller's role and writes the answer for
 // "no role" (404) and "caller not identified" (503) itself.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (Role, bool) {
-	role, err := s.opts.Source.Credentials(r.Context(), callerOf(r))
+	role, _, ok := s.lookupCaller(w, r)
+	return role, ok
+}
+
+// lookupCaller is lookup that also returns the identified caller.
+func (s *Server) lookupCaller(w http.ResponseWriter, r *http.Request) (Role, Caller, bool) {
+	c := s.caller(r)
+	role, err := s.opts.Source.Credentials(r.Context(), c)
 	switch {
 	case errors.Is(err, ErrNoRole):
 		writeError(w, http.StatusNotFound)
-		return Role{}, false
+		return Role{}, c, false
+	case errors.Is(err, ErrForbidden):
+		// The caller falls under rules but cannot be identified: refuse
+		// rather than guess (security.go).
+		s.log.Warn("client refused", "client", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusForbidden)
+		return Role{}, c, false
 	case err != nil:
 		s.log.Warn("no role for client", "client", r.RemoteAddr, "err", err)
 		writeError(w, http.StatusServiceUnavailable)
-		return Role{}, false
+		return Role{}, c, false
 	}
-	return role, true
+	return role, c, true
 }
 
 // handleRoleListing serves the role listing: exactly one role name and no
@@ -140,7 +154,7 @@ func (s *Server) handleCredentialsRoute(extended bool) http.HandlerFunc {
 // handleCredentials serves the credential document of the caller's role, on
 // the legacy or the extended path; name is the role the path asks for.
 func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, extended bool, name string) {
-	role, ok := s.lookup(w, r)
+	role, caller, ok := s.lookupCaller(w, r)
 	if !ok {
 		return
 	}
@@ -161,6 +175,7 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, exten
 		return
 	}
 	d := s.document(role.Name, role.Credentials)
+	s.audit(r, caller, role.Name, d.keyTail)
 	if extended {
 		writeBytes(w, d.extended)
 		return

@@ -79,7 +79,7 @@ func (s *Server) handleLatest(w http.ResponseWriter, _ *http.Request) {
 // caller has a role, as on an instance without an instance profile.
 func (s *Server) handleMetaData(w http.ResponseWriter, r *http.Request) {
 	items := "instance-id\nplacement/"
-	if _, err := s.opts.Source.Credentials(r.Context(), callerOf(r)); err == nil {
+	if _, err := s.opts.Source.Credentials(r.Context(), s.caller(r)); err == nil {
 		items = "iam/\n" + items
 	}
 	writeText(w, items)
@@ -148,7 +148,7 @@ func (s *Server) handleInstanceIdentity(w http.ResponseWriter, _ *http.Request) 
 
 func (s *Server) handleIdentityDocument(w http.ResponseWriter, r *http.Request) {
 	var role Role
-	if rl, err := s.opts.Source.Credentials(r.Context(), callerOf(r)); err == nil {
+	if rl, err := s.opts.Source.Credentials(r.Context(), s.caller(r)); err == nil {
 		role = rl
 	}
 	writeBytes(w, mustJSON(identityDocument{

@@ -51,6 +51,28 @@ type Options struct {
 	// of the Route* labels), status and latency, for metrics. It runs on
 	// the request's goroutine and must not block.
 	Observe func(route string, status int, d time.Duration)
+
+	// AllowedHosts, when not nil, turns on the Host check (security.go):
+	// a request whose Host is not one of these names or addresses, nor the
+	// address the connection arrived on, is 403 before any routing. cmd
+	// passes DefaultAllowedHosts plus its listen addresses.
+	AllowedHosts []string
+	// RateLimit limits each client address's request rate (429 past it);
+	// off when PerSecond is zero (limits.go).
+	RateLimit RateLimit
+	// MaxConnsPerClient caps the concurrent connections of one client
+	// address in Run; 0 is no cap.
+	MaxConnsPerClient int
+	// HopLimit, when > 0, is the IP TTL / IPv6 hop limit of accepted
+	// sockets in Run, as EC2's HttpPutResponseHopLimit.
+	HopLimit int
+	// IdentifyCaller, when set, completes a Caller (its UID, from the
+	// socket's owner) before the Source sees it. It runs only for requests
+	// that reach the Source, so the token and static paths never pay.
+	IdentifyCaller func(Caller) Caller
+	// Audit, when set, receives one line per credential document served:
+	// client, uid, role and the last 4 characters of the access key ID.
+	Audit *slog.Logger
 }
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
@@ -67,6 +89,10 @@ type Server struct {
 	router  *mux.Router
 	handler http.Handler
 	started time.Time
+
+	hosts    hostSet
+	limiter  *rateLimiter
+	counters securityCounters
 
 	docs   atomic.Pointer[map[string]*renderedDoc]
 	docsMu sync.Mutex // serialises writers of docs
@@ -93,6 +119,12 @@ func New(opts Options) (*Server, error) {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if opts.HopLimit > 0 && !hopLimitSupported {
+		return nil, fmt.Errorf("imds: %w", ErrHopLimitUnsupported)
+	}
+	if opts.HopLimit > 255 {
+		return nil, fmt.Errorf("imds: hop limit %d out of range 1..255", opts.HopLimit)
+	}
 	tokens, err := newTokenSigner(opts.Now)
 	if err != nil {
 		return nil, fmt.Errorf("imds: %w", err)
@@ -104,11 +136,13 @@ func New(opts Options) (*Server, error) {
 		tokens:  tokens,
 		started: opts.Now().UTC().Truncate(time.Second),
 		zone:    opts.Region + "a",
+		hosts:   newHostSet(opts.AllowedHosts),
+		limiter: newRateLimiter(opts.RateLimit, opts.Now),
 	}
 	empty := map[string]*renderedDoc{}
 	s.docs.Store(&empty)
 	s.router = s.routes()
-	s.handler = s.withServerHeader(s.dispatch(s.withTrimmedSlash(s.router)))
+	s.handler = s.withServerHeader(s.withSecurity(s.withRateLimit(s.dispatch(s.withTrimmedSlash(s.router)))))
 	if opts.Observe != nil {
 		s.handler = s.withObserve(s.handler)
 	}
@@ -147,6 +181,7 @@ func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	for _, ln := range lns {
+		ln = s.wrapListener(ln)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -12,6 +12,11 @@ import (
 // 404 on the IAM paths.
 var ErrNoRole = errors.New("no role for this client")
 
+// ErrForbidden is returned by a [Source] when rules apply to the caller but
+// it cannot be identified (its uid is unknown): the request is refused with
+// 403 rather than served.
+var ErrForbidden = errors.New("client cannot be identified")
+
 // Credentials are temporary AWS credentials as the IMDS serves them.
 type Credentials struct {
 	AccessKeyID     string
@@ -49,6 +54,10 @@ type Caller struct {
 	Remote netip.AddrPort
 	// Local is the address and port the request arrived on.
 	Local netip.AddrPort
+	// UID is the uid owning the client's socket, valid when HasUID: set by
+	// Options.IdentifyCaller for loopback clients on Linux.
+	UID    int
+	HasUID bool
 }
 
 // A Source answers, from memory and without blocking on any network call,
