@@ -76,3 +76,19 @@ func (c Client) Call(ctx context.Context, cmd string, args, out any) error {
 	}
 	return nil
 }
+
+// Find returns a client for the first of paths on which a daemon answers,
+// or, when none does, one for paths[0] and ErrNotRunning.
+func Find(ctx context.Context, paths ...string) (Client, error) {
+	var errs []error
+	for _, p := range paths {
+		c := Client{Path: p}
+		if conn, err := dial(ctx, p); err == nil {
+			conn.Close()
+			return c, nil
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %v", p, err))
+		}
+	}
+	return Client{Path: paths[0]}, fmt.Errorf("%w: %w", ErrNotRunning, errors.Join(errs...))
+}

@@ -17,18 +17,38 @@ import (
 const SocketName = "control.sock"
 
 // DefaultPath returns where the daemon puts its control socket: the
-// system runtime directory (/run/imdsd) when running as root, the user's
+// directory systemd made for the service ($RUNTIME_DIRECTORY), the system
+// runtime directory (/run/imdsd) when running as root, the user's
 // ($XDG_RUNTIME_DIR/imdsd, else a per-user directory under the temporary
 // directory) otherwise.
-func DefaultPath() string { return filepath.Join(RuntimeDir(), SocketName) }
+func DefaultPath() string {
+	if d := os.Getenv("RUNTIME_DIRECTORY"); d != "" {
+		return filepath.Join(filepath.SplitList(d)[0], SocketName)
+	}
+	return filepath.Join(RuntimeDir(), SocketName)
+}
+
+// ClientPaths returns where a client looks for the daemon, in order: this
+// user's runtime directory, then the system service's.
+func ClientPaths() []string {
+	paths := []string{DefaultPath()}
+	if sys := filepath.Join(systemRuntimeDir(), SocketName); sys != paths[0] {
+		paths = append(paths, sys)
+	}
+	return paths
+}
+
+func systemRuntimeDir() string {
+	if fi, err := os.Stat("/run"); err == nil && fi.IsDir() {
+		return "/run/imdsd"
+	}
+	return "/var/run/imdsd"
+}
 
 // RuntimeDir returns imdsd's runtime directory for this user.
 func RuntimeDir() string {
 	if os.Geteuid() == 0 {
-		if fi, err := os.Stat("/run"); err == nil && fi.IsDir() {
-			return "/run/imdsd"
-		}
-		return "/var/run/imdsd"
+		return systemRuntimeDir()
 	}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "imdsd")

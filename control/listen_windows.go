@@ -37,3 +37,6 @@ func Listen(path string, _ ListenOptions) (net.Listener, error) {
 func dial(ctx context.Context, path string) (net.Conn, error) {
 	return winio.DialPipeContext(ctx, path)
 }
+
+// ClientPaths returns where a client looks for the daemon.
+func ClientPaths() []string { return []string{SocketName} }

@@ -36,6 +36,7 @@ type Config struct {
 	LogLevel     string
 	LogFormat    string
 	LinkLocal    bool // serve on 169.254.169.254:80 and [fd00:ec2::254]:80 too (linklocal.go)
+	Ops               // control socket, metrics, state, MFA (ops_config.go)
 }
 
 // defaultConfig returns the configuration used where neither file nor flag
@@ -174,7 +175,7 @@ func (c Config) validate(field func(string) string) error {
 	default:
 		return bad("log_format", c.LogFormat, errBadLogFormat)
 	}
-	return nil
+	return c.Ops.validate(bad)
 }
 
 // validateListen checks an IP:PORT listen address.

@@ -45,6 +45,12 @@ func fileKeys(c *Config) map[string]func(*yaml.Node) error {
 		"log_level":     stringValue(&c.LogLevel),
 		"log_format":    stringValue(&c.LogFormat),
 		"link_local":    boolValue(&c.LinkLocal),
+
+		"control_socket":       stringValue(&c.ControlSocket),
+		"metrics_listen":       stringValue(&c.MetricsListen),
+		"state_file":           stringValue(&c.StateFile),
+		"mfa_serial":           stringValue(&c.MFASerial),
+		"mfa_session_duration": durationValue(&c.MFASessionDuration),
 	}
 }
 

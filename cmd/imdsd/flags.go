@@ -40,6 +40,7 @@ func newServeFlagSet(f *serveFlags) *flag.FlagSet {
 	fs.StringVar(&f.cfg.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&f.cfg.LogFormat, "log-format", "auto", "log `format`: auto (text on a terminal, else JSON), text, json")
 	fs.BoolVar(&f.cfg.LinkLocal, "link-local", false, "put 169.254.169.254 and fd00:ec2::254 on loopback and serve there on port 80 (needs CAP_NET_ADMIN)")
+	addOpsFlags(fs, &f.cfg.Ops)
 	return fs
 }
 
@@ -75,6 +76,8 @@ func (f *serveFlags) merge(fs *flag.FlagSet, c *Config) {
 			c.LogFormat = f.cfg.LogFormat
 		case "link-local":
 			c.LinkLocal = f.cfg.LinkLocal
+		default:
+			mergeOpsFlag(fl.Name, &f.cfg.Ops, &c.Ops)
 		}
 	})
 }
