@@ -26,6 +26,7 @@ func e2eBadFlags(t *testing.T, bin string, outputs e2eOutputs) {
 		return p
 	}
 	unknownKey := writeFile("unknown-key.yaml", "role_arn: "+arn+"\nregion: us-east-1\nrole_arm: typo\n")
+	badValue := writeFile("bad-value.yaml", "role_arn: "+arn+"\nduration: 5m\n")
 	tests := []struct {
 		name string
 		args []string
@@ -42,6 +43,7 @@ func e2eBadFlags(t *testing.T, bin string, outputs e2eOutputs) {
 		{"bad listen", []string{"--role-arn", arn, "--listen", "localhost:9254"}, []string{"--listen", "localhost:9254"}},
 		{"no role", nil, []string{"role"}},
 		{"config unknown key", []string{"--config", unknownKey}, []string{`"role_arm"`, "line 3", "unknown key"}},
+		{"config bad value", []string{"--config", badValue}, []string{"bad-value.yaml", "line 2", "duration", "5m"}},
 		{"config missing", []string{"--config", filepath.Join(dir, "absent.yaml")}, []string{"absent.yaml"}},
 	}
 	for _, tt := range tests {

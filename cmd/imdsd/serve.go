@@ -79,7 +79,7 @@ func loadServeConfig(args []string, stderr io.Writer) (Config, int) {
 		return key
 	}
 	if err := cfg.validate(field); err != nil {
-		fmt.Fprintf(stderr, "imdsd serve: %v\n", err)
+		fmt.Fprintf(stderr, "imdsd serve: %v\n", withConfigLine(err, f.configPath))
 		return Config{}, exitUsage
 	}
 	return cfg, -1
