@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: imdsd against the ceiling (a plain net/http server,
+# bench/cmd/ceiling) and against AWS's amazon-ec2-metadata-mock, on loopback
+# only. It installs what it needs (wrk and hey through apt, the mock at a
+# pinned version through go install), runs every contender in turn over
+# several rounds, and stops by itself (about 6 minutes on 2 cores).
+#
+# Output: the tables of docs/BENCHMARKS.md on stdout (also bench/out/report.md),
+# the raw rows in bench/out/results.tsv, and the latency chart in
+# docs/benchmarks-latency.png. Not part of scripts/test.sh.
+#
+# Knobs (environment): BENCH_DURATION (wrk run, default 3s), BENCH_ROUNDS
+# (default 5), BENCH_IDLE (seconds idle, default 60), BENCH_REQUESTS (load
+# phase of the cost test, default 1000000), BENCH_CHART (PNG path).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/bench/.bin
+OUT=$ROOT/bench/out
+DURATION=${BENCH_DURATION:-3s}
+ROUNDS=${BENCH_ROUNDS:-5}
+IDLE=${BENCH_IDLE:-60}
+REQUESTS=${BENCH_REQUESTS:-1000000}
+CHART=${BENCH_CHART:-$ROOT/docs/benchmarks-latency.png}
+MOCK_VERSION=v1.13.0
+ROLE=demo
+ROLE_ARN=arn:aws:iam::123456789012:role/$ROLE
+# Loopback ports; nothing here talks to any other address.
+P_MOTO=19500 P_IMDSD=19254 P_CEIL=19301 P_MOCK=19338 P_COST=19255 P_START=19256
+TTL_HEADER="X-aws-ec2-metadata-token-ttl-seconds: 21600"
+CRED_PATH=/latest/meta-data/iam/security-credentials
+
+log() { printf '== %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# --- install -----------------------------------------------------------------
+need_apt() {
+	command -v "$1" >/dev/null && return
+	log "installing $2 (apt)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "$2" >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "$2" >/dev/null; }
+}
+need_apt wrk wrk
+need_apt hey hey
+need_apt curl curl
+for tool in moto_server aws; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool not found: install it with pip install 'moto[server]' awscli" >&2; exit 1; }
+done
+mkdir -p "$BIN" "$OUT"
+if [[ ! -x $BIN/ec2-metadata-mock || $(cat "$BIN/.mock-version" 2>/dev/null) != "$MOCK_VERSION" ]]; then
+	log "installing amazon-ec2-metadata-mock $MOCK_VERSION"
+	(cd "$BIN" && GOBIN=$BIN go install "github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@$MOCK_VERSION")
+	echo "$MOCK_VERSION" >"$BIN/.mock-version"
+fi
+log "building imdsd, ceiling, imdsbench"
+(cd "$ROOT" && go build -o "$BIN/imdsd" ./cmd/imdsd)
+(cd "$ROOT/bench" && go build -o "$BIN/" ./cmd/ceiling ./cmd/imdsbench)
+ulimit -n 65536 2>/dev/null || true
+
+# --- processes ---------------------------------------------------------------
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+export AWS_ACCESS_KEY_ID=AKIAEXAMPLEBENCH AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+IMDSD_ARGS=(serve --role-arn "$ROLE_ARN" --sts-endpoint "http://127.0.0.1:$P_MOTO" --imdsv2 required --log-level warn)
+
+token() { curl -sf -X PUT -H "$TTL_HEADER" "http://127.0.0.1:$1/latest/api/token"; }
+# wait_creds PORT: until the port serves a Success credential document (10 s).
+wait_creds() {
+	for _ in $(seq 200); do
+		if t=$(token "$1" 2>/dev/null) &&
+			curl -sf -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:$1$CRED_PATH/$ROLE" 2>/dev/null | grep -q '"Success"'; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "bench: no credentials on port $1" >&2
+	return 1
+}
+
+RESULTS=$OUT/results.tsv
+: >"$RESULTS"
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+log "starting moto (STS) on 127.0.0.1:$P_MOTO"
+moto_server -H 127.0.0.1 -p "$P_MOTO" >"$OUT/moto.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P_MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+
+log "starting imdsd, ceiling and amazon-ec2-metadata-mock"
+"$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_IMDSD" 2>"$OUT/imdsd.log" &
+PID_IMDSD=$!
+PIDS+=($PID_IMDSD)
+wait_creds $P_IMDSD
+T=$(token $P_IMDSD)
+curl -sf -H "X-aws-ec2-metadata-token: $T" "http://127.0.0.1:$P_IMDSD$CRED_PATH/$ROLE" >"$OUT/doc.json"
+"$BIN/ceiling" -listen "127.0.0.1:$P_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
+PID_CEIL=$!
+PIDS+=($PID_CEIL)
+# The mock serves the same credentials (its own default document is half
+# the size), requires IMDSv2 tokens as imdsd is asked to check them, and
+# logs every request, as it always does, to /dev/null.
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); d.pop("AccountId", None)
+json.dump({"metadata": {"values": {"iam-security-credentials-role": sys.argv[2], "iam-security-credentials": d}}}, open(sys.argv[3], "w"))
+' "$OUT/doc.json" "$ROLE" "$OUT/mock-config.json"
+declare -A PORT=([imdsd]=$P_IMDSD [ceiling]=$P_CEIL [mock]=$P_MOCK) TOK
+start_mock() {
+	HOME=$OUT "$BIN/ec2-metadata-mock" -c "$OUT/mock-config.json" -n 127.0.0.1 -p "$P_MOCK" -I >/dev/null 2>&1 &
+	PID_MOCK=$!
+	PIDS+=($PID_MOCK)
+	wait_creds $P_MOCK
+	TOK[mock]=$(token $P_MOCK)
+}
+start_mock
+wait_creds $P_CEIL
+for c in imdsd ceiling mock; do
+	TOK[$c]=$(token "${PORT[$c]}")
+	size=$(curl -sf -H "X-aws-ec2-metadata-token: ${TOK[$c]}" "http://127.0.0.1:${PORT[$c]}$CRED_PATH/$ROLE" | wc -c)
+	log "$c: credential document $size bytes"
+done
+
+# --- 1. throughput and latency (wrk) ----------------------------------------
+# load TEST CONNS METHOD PATH: ROUNDS rounds, each running every contender in
+# turn (the order rotates per round), one wrk run of DURATION each.
+load() {
+	local test=$1 conns=$2 method=$3 path=$4 order=(imdsd ceiling mock)
+	local threads=$((conns < 2 ? conns : 2))
+	for round in $(seq "$ROUNDS"); do
+		for c in "${order[@]}"; do
+			local hdr="X-aws-ec2-metadata-token: ${TOK[$c]}"
+			[[ $method == PUT ]] && hdr=$TTL_HEADER
+			{ WRK_METHOD=$method wrk -t"$threads" -c"$conns" -d"$DURATION" -s "$ROOT/bench/wrk/report.lua" \
+				-H "$hdr" "http://127.0.0.1:${PORT[$c]}$path" || true; } |
+				awk -v t="$test" -v c="$c" -v n="$conns" -v r="$round" -F'\t' '$1 == "@@" { printf "%s\t%s\t%s\t%s\t%s\t%s\n", t, c, n, r, $2, $3 }' >>"$RESULTS"
+			# amazon-ec2-metadata-mock keeps its tokens in an unguarded map:
+			# concurrent token PUTs kill it ("fatal error: concurrent map
+			# writes"). Record the crash and start it again.
+			if [[ $c == mock ]] && ! token $P_MOCK >/dev/null 2>&1; then
+				log "amazon-ec2-metadata-mock died during $test at $conns connections; restarting it"
+				row "$test" mock "$conns" "$round" crashed 1
+				wait "$PID_MOCK" 2>/dev/null || true
+				start_mock
+			fi
+		done
+		order=("${order[@]:1}" "${order[0]}")
+	done
+	log "$test at $conns connections: done"
+}
+for conns in 1 16 64; do load cred-get "$conns" GET "$CRED_PATH/$ROLE"; done
+load token-put 1 PUT /latest/api/token
+load token-put 64 PUT /latest/api/token
+load listing-get 64 GET "$CRED_PATH/"
+# hey, for a second opinion on the headline figure (one run each).
+for c in imdsd ceiling mock; do
+	rps=$(hey -z "$DURATION" -c 64 -H "X-aws-ec2-metadata-token: ${TOK[$c]}" "http://127.0.0.1:${PORT[$c]}$CRED_PATH/$ROLE" |
+		awk '/Requests\/sec/ {print $2}')
+	row cred-get-hey "$c" 64 all rps "$rps"
+done
+
+# --- 2. SDK and CLI fetch time ------------------------------------------------
+log "aws-sdk-go-v2 ec2rolecreds fetches"
+"$BIN/imdsbench" sdk -target "imdsd=http://127.0.0.1:$P_IMDSD" -target "ceiling=http://127.0.0.1:$P_CEIL" -n 1000 -rounds 10 >>"$RESULTS"
+log "AWS CLI credential resolution"
+"$BIN/imdsbench" cli -endpoint "http://127.0.0.1:$P_IMDSD/" -n 7 >>"$RESULTS"
+stop $PID_MOCK
+stop $PID_CEIL
+stop $PID_IMDSD
+
+# --- 3. STS efficiency ----------------------------------------------------------
+log "STS efficiency: 1000 clients across refreshes"
+"$BIN/imdsbench" sts -sts "http://127.0.0.1:$P_MOTO" -moto-log "$OUT/moto.log" -clients 1000 -hours 2 >>"$RESULTS" 2>"$OUT/sts.log"
+
+# --- 4. cost at rest and under load ---------------------------------------------
+log "start-up time"
+"$BIN/imdsbench" startup -url "http://127.0.0.1:$P_START" -n 5 -- \
+	"$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_START" >>"$RESULTS"
+
+TICK=$(getconf CLK_TCK)
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
+cpu_ms() { awk -v t="$TICK" '{print ($14 + $15) * 1000 / t}' "/proc/$1/stat"; }
+cost() { row resources imdsd 0 all "$1" "$2"; }
+# goroutines PID LOG: stop PID with SIGQUIT (GOTRACEBACK=all dumps every
+# goroutine to its stderr) and count them, the runtime's own included
+# (goroutine 0, the signal handler's stack, is not one).
+goroutines() {
+	kill -QUIT "$1"
+	wait "$1" 2>/dev/null || true
+	grep -c '^goroutine [1-9][0-9]* ' "$2"
+}
+
+log "goroutines when idle"
+GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_START" 2>"$OUT/idle-goroutines.log" &
+pid=$!
+PIDS+=($pid)
+wait_creds $P_START
+sleep 1
+cost goroutines_idle "$(goroutines $pid "$OUT/idle-goroutines.log")"
+
+log "cost: start-up, ${IDLE}s idle, then $REQUESTS requests"
+GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_COST" 2>"$OUT/cost.log" &
+pid=$!
+PIDS+=($pid)
+wait_creds $P_COST
+cost rss_kb_started "$(rss_kb $pid)"
+cpu0=$(cpu_ms $pid)
+sleep "$IDLE"
+cpu1=$(cpu_ms $pid)
+cost rss_kb_idle "$(rss_kb $pid)"
+cost cpu_ms_idle "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {print b - a}')"
+t=$(token $P_COST)
+served=0
+while ((served < REQUESTS)); do
+	n=$(wrk -t2 -c64 -d5s -s "$ROOT/bench/wrk/report.lua" -H "X-aws-ec2-metadata-token: $t" \
+		"http://127.0.0.1:$P_COST$CRED_PATH/$ROLE" | awk -F'\t' '$1 == "@@" && $2 == "requests" {print $3}')
+	served=$((served + n))
+done
+cpu2=$(cpu_ms $pid)
+cost requests_load "$served"
+cost rss_kb_load "$(rss_kb $pid)"
+cost threads_load "$(threads $pid)"
+cost cpu_ms_load "$(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN {print b - a}')"
+cost cpu_us_per_request "$(awk -v a="$cpu1" -v b="$cpu2" -v n="$served" 'BEGIN {printf "%.2f", (b - a) * 1000 / n}')"
+sleep 2 # wrk's connections close
+cost goroutines_load "$(goroutines $pid "$OUT/cost.log")"
+cleanup
+PIDS=()
+
+# --- report ----------------------------------------------------------------------
+"$BIN/imdsbench" chart -in "$RESULTS" -out "$CHART"
+"$BIN/imdsbench" report -in "$RESULTS" | tee "$OUT/report.md"
+{
+	echo
+	echo "hey, 64 connections, one run of $DURATION each (req/s):"
+	awk -F'\t' '$1 == "cred-get-hey" {printf "  %s %s\n", $2, $6}' "$RESULTS"
+	echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(uname -sr), $(go version | awk '{print $3}')"
+} | tee -a "$OUT/report.md"
+log "done: $OUT/report.md, $CHART"
