@@ -1,0 +1,130 @@
+package peercred
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sizes and offsets of the inet_diag structures (linux/inet_diag.h).
+const (
+	sizeofNlMsghdr     = unix.SizeofNlMsghdr // 16
+	sizeofInetDiagReq  = 56                  // struct inet_diag_req_v2
+	offsetInetDiagUID  = 64                  // uid in struct inet_diag_msg
+	sizeofInetDiagMsg  = 72
+	sockDiagByFamily   = 20 // SOCK_DIAG_BY_FAMILY
+	inetDiagNoCookie   = 0xffffffff
+	receiveBufferBytes = 8192
+)
+
+// Supported reports whether UID works on this OS.
+const Supported = true
+
+// UID returns the uid owning the client socket of the TCP connection that
+// the server sees from remote on its own address local: the socket whose
+// own address is remote and whose peer is local.
+func UID(remote, local netip.AddrPort) (int, error) {
+	r, l := remote.Addr().Unmap(), local.Addr().Unmap()
+	if r.Is4() && l.Is4() {
+		uid, err := lookup(unix.AF_INET, r, remote.Port(), l, local.Port())
+		if !errors.Is(err, ErrNotFound) {
+			return uid, err
+		}
+		// The client may hold an IPv6 socket talking to a v4-mapped
+		// address.
+		return lookup(unix.AF_INET6, netip.AddrFrom16(r.As16()), remote.Port(), netip.AddrFrom16(l.As16()), local.Port())
+	}
+	return lookup(unix.AF_INET6, netip.AddrFrom16(r.As16()), remote.Port(), netip.AddrFrom16(l.As16()), local.Port())
+}
+
+// lookup sends one exact inet_diag request (no dump: the kernel looks the
+// socket up by its four-tuple) and returns the uid of the answer.
+func lookup(family uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, fmt.Errorf("peercred: netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.Timeval{Sec: 1}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return 0, fmt.Errorf("peercred: netlink timeout: %w", err)
+	}
+	req := request(family, src, sport, dst, dport)
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, fmt.Errorf("peercred: netlink send: %w", err)
+	}
+	var buf [receiveBufferBytes]byte
+	n, _, err := unix.Recvfrom(fd, buf[:], 0)
+	if err != nil {
+		return 0, fmt.Errorf("peercred: netlink receive: %w", err)
+	}
+	return parse(buf[:n])
+}
+
+// request builds the netlink message: an nlmsghdr and an inet_diag_req_v2
+// naming one TCP socket by its addresses (network byte order) with no
+// cookie.
+func request(family uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16) []byte {
+	b := make([]byte, sizeofNlMsghdr+sizeofInetDiagReq)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint16(b[4:], sockDiagByFamily)
+	ne.PutUint16(b[6:], unix.NLM_F_REQUEST)
+	ne.PutUint32(b[8:], 1) // sequence
+	r := b[sizeofNlMsghdr:]
+	r[0] = family
+	r[1] = unix.IPPROTO_TCP
+	ne.PutUint32(r[4:], 0xffffffff) // every state
+	id := r[8:]
+	binary.BigEndian.PutUint16(id[0:], sport)
+	binary.BigEndian.PutUint16(id[2:], dport)
+	putAddr(id[4:20], src)
+	putAddr(id[20:36], dst)
+	ne.PutUint32(id[40:], inetDiagNoCookie)
+	ne.PutUint32(id[44:], inetDiagNoCookie)
+	return b
+}
+
+func putAddr(dst []byte, a netip.Addr) {
+	if a.Is4() {
+		v := a.As4()
+		copy(dst, v[:])
+		return
+	}
+	v := a.As16()
+	copy(dst, v[:])
+}
+
+// parse reads the kernel's answer: an inet_diag_msg, or an error message
+// (ENOENT when no such socket exists).
+func parse(b []byte) (int, error) {
+	ne := binary.NativeEndian
+	if len(b) < sizeofNlMsghdr {
+		return 0, errors.New("peercred: short netlink answer")
+	}
+	length, typ := ne.Uint32(b[0:]), ne.Uint16(b[4:])
+	if int(length) > len(b) || length < sizeofNlMsghdr {
+		return 0, errors.New("peercred: bad netlink answer length")
+	}
+	body := b[sizeofNlMsghdr:length]
+	switch typ {
+	case unix.NLMSG_ERROR:
+		if len(body) < 4 {
+			return 0, errors.New("peercred: short netlink error")
+		}
+		errno := unix.Errno(-int32(ne.Uint32(body)))
+		if errno == unix.ENOENT {
+			return 0, ErrNotFound
+		}
+		return 0, fmt.Errorf("peercred: inet_diag: %w", errno)
+	case sockDiagByFamily:
+		if len(body) < sizeofInetDiagMsg {
+			return 0, errors.New("peercred: short inet_diag answer")
+		}
+		return int(ne.Uint32(body[offsetInetDiagUID:])), nil
+	}
+	return 0, fmt.Errorf("peercred: unexpected netlink message type %d", typ)
+}

@@ -1,0 +1,131 @@
+package peercred
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// accept dials ln from a socket made by dial and returns the server side's
+// view: remote and local address.
+func serverView(t *testing.T, ln net.Listener) (remote, local netip.AddrPort) {
+	t.Helper()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.RemoteAddr().(*net.TCPAddr).AddrPort(), c.LocalAddr().(*net.TCPAddr).AddrPort()
+}
+
+func TestUID_OwnConnection(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{
+		{"tcp4", "127.0.0.1:0"},
+		{"tcp6", "[::1]:0"},
+		{"tcp", "127.0.0.2:0"},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			ln, err := net.Listen(tc.network, tc.addr)
+			if err != nil {
+				t.Fatalf("listen %s: %v (the test needs IPv4 and IPv6 loopback)", tc.addr, err)
+			}
+			defer ln.Close()
+			c, err := net.Dial(tc.network, ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			remote, local := serverView(t, ln)
+			uid, err := UID(remote, local)
+			if err != nil {
+				t.Fatalf("UID(%s, %s): %v", remote, local, err)
+			}
+			if uid != os.Getuid() {
+				t.Fatalf("UID = %d, want %d (this process)", uid, os.Getuid())
+			}
+			// The server's own socket is never taken for the client's:
+			// swapping the addresses names the server side.
+			if uid2, err := UID(local, remote); err != nil || uid2 != os.Getuid() {
+				t.Fatalf("UID of the server side = %d, %v", uid2, err)
+			}
+		})
+	}
+}
+
+// TestUID_OtherUser: a connection made by another user (nobody) reports
+// that user's uid, not the daemon's. Creating it needs root, as CI runs.
+func TestUID_OtherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("this test starts a client as uid 65534 and needs root: run it as root (scripts/test.sh does)")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash not found: install bash")
+	}
+	cmd := exec.Command(bash, "-c", "exec 3<>/dev/tcp/127.0.0.1/"+port+" && echo connected && read -r _")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "connected\n" {
+		t.Fatalf("client as nobody did not connect: %q", line)
+	}
+	remote, local := serverView(t, ln)
+	uid, err := UID(remote, local)
+	if err != nil || uid != 65534 {
+		t.Fatalf("UID of nobody's connection = %d, %v; want 65534", uid, err)
+	}
+}
+
+func TestUID_NoSuchSocket(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	_, err = UID(netip.MustParseAddrPort("127.0.0.1:1"), addr)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("UID of a connection that does not exist: %v, want ErrNotFound", err)
+	}
+}
+
+func BenchmarkUID(b *testing.B) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sc.Close()
+	remote, local := sc.RemoteAddr().(*net.TCPAddr).AddrPort(), sc.LocalAddr().(*net.TCPAddr).AddrPort()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := UID(remote, local); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
