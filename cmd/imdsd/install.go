@@ -96,13 +96,13 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if code, done := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	if packageOwned() {
-		fmt.Fprintf(stderr, "imdsd uninstall: the service was installed by a package (%s); remove the package instead (dpkg -r imdsd, rpm -e imdsd)\n", packaging.UnitPath)
-		return exitError
-	}
 	svc, err := service.New(ctx, nil, serviceOptions(systemConfigPath(), newLogger(stderr, "info", "text")))
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
+		return exitError
+	}
+	if svc.Platform() == "linux-systemd" && packageOwned() {
+		fmt.Fprintf(stderr, "imdsd uninstall: the service was installed by a package (%s); remove the package instead (dpkg -r imdsd, rpm -e imdsd)\n", packaging.UnitPath)
 		return exitError
 	}
 	code := exitOK

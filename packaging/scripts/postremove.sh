@@ -1,0 +1,23 @@
+#!/bin/sh
+# imdsd postremove (deb postrm: remove|purge|upgrade|...; rpm %postun:
+# 0 remove, 1 upgrade). On removal the unit is gone: reload systemd and
+# delete the service user. On purge (deb) also the config folder, with any
+# credentials an admin put there, and /etc/default/imdsd.
+case "$1" in
+remove | purge | 0) ;;
+*) exit 0 ;;
+esac
+if [ -d /run/systemd/system ]; then
+	systemctl daemon-reload || true
+	systemctl reset-failed imdsd.service >/dev/null 2>&1 || true
+fi
+if getent passwd imdsd >/dev/null; then
+	userdel imdsd || true
+fi
+if getent group imdsd >/dev/null; then
+	groupdel imdsd || true
+fi
+if [ "$1" = purge ]; then
+	rm -rf /etc/imdsd /etc/default/imdsd
+fi
+exit 0
