@@ -184,7 +184,8 @@ need_boto3() {
 	python3 -c 'import boto3' 2>/dev/null && return 0
 	say "installing boto3 (pip install boto3)"
 	python3 -m pip install -q boto3 >"${WORK:-/tmp}/pip-boto3.log" 2>&1 || true
-	python3 -c 'import boto3' 2>/dev/null || need_apt python3-boto3
+	python3 -c 'import boto3' 2>/dev/null ||
+		die "boto3 not found for $(command -v python3) and pip could not install it: pip install boto3"
 }
 
 # free_port: prints a TCP port that is free on 127.0.0.1 and on [::1]
