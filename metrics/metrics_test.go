@@ -13,8 +13,10 @@ import (
 func TestMetrics_Exposition(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	m := New(Options{
-		Now:     func() time.Time { return now },
-		Roles:   func() []RoleSample { return []RoleSample{{Name: "dev", Expires: now.Add(90 * time.Second), Default: true}, {Name: "ops"}} },
+		Now: func() time.Time { return now },
+		Roles: func() []RoleSample {
+			return []RoleSample{{Name: "dev", Expires: now.Add(90 * time.Second), Default: true}, {Name: "ops"}}
+		},
 		Clients: func() int { return 3 },
 	})
 	m.ObserveRequest("credentials", 200, 2*time.Millisecond)

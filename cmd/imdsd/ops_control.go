@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/imdsd/imdsd/control"
+	"github.com/imdsd/imdsd/roles"
+)
+
+// handlers are the control API's commands.
+func (o *ops) handlers() map[string]control.Handler {
+	return map[string]control.Handler{
+		control.CmdStatus: func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
+		control.CmdReload: func(ctx context.Context, _ json.RawMessage) (any, error) { return o.applyReload(ctx) },
+		control.CmdUse: func(_ context.Context, raw json.RawMessage) (any, error) {
+			var a control.UseArgs
+			if err := decodeArgs(raw, &a); err != nil {
+				return nil, err
+			}
+			return o.useRole(a.Role)
+		},
+		control.CmdMFA: func(ctx context.Context, raw json.RawMessage) (any, error) {
+			var a control.MFAArgs
+			if err := decodeArgs(raw, &a); err != nil {
+				return nil, err
+			}
+			serial, names, exp, err := o.startMFA(ctx, a.Role, a.Code)
+			if err != nil {
+				return nil, err
+			}
+			return control.MFAReply{Serial: serial, Roles: names, Expires: exp}, nil
+		},
+		control.CmdCreds: func(_ context.Context, raw json.RawMessage) (any, error) {
+			var a control.CredsArgs
+			if err := decodeArgs(raw, &a); err != nil {
+				return nil, err
+			}
+			return o.creds(a.Role)
+		},
+	}
+}
+
+func decodeArgs(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("bad arguments: %w", err)
+	}
+	return nil
+}
+
+// useRole makes name the default role and saves the choice.
+func (o *ops) useRole(name string) (control.UseReply, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	set := o.set.Load()
+	if !set.has(name) {
+		return control.UseReply{}, fmt.Errorf("role %q is not configured (configured: %v)", name, set.order)
+	}
+	prev := o.defaultRole(set)
+	if err := writeState(o.stateFile(), name); err != nil {
+		return control.UseReply{}, err
+	}
+	o.use.Store(&name)
+	o.log.Info("default role switched", "from", prev, "to", name)
+	return control.UseReply{Previous: prev, Role: name}, nil
+}
+
+// creds returns a role's current credentials, from memory.
+func (o *ops) creds(name string) (control.Creds, error) {
+	set := o.set.Load()
+	if name == "" {
+		name = o.defaultRole(set)
+	}
+	e, ok := set.byName[name]
+	if !ok {
+		return control.Creds{}, fmt.Errorf("role %q is not configured (configured: %v)", name, set.order)
+	}
+	c, err := e.refresher.Credentials()
+	if err != nil {
+		return control.Creds{}, fmt.Errorf("role %s: %w", name, err)
+	}
+	return control.Creds{
+		Role: name, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+		SessionToken: c.SessionToken, Expiration: c.Expires.UTC(), Region: e.role.Region,
+	}, nil
+}
+
+// status reports every role and client.
+func (o *ops) status() control.Status {
+	o.mu.Lock()
+	st := control.Status{
+		Version: Version(), PID: os.Getpid(), Started: o.started.UTC(),
+		Listen: o.listen, Reloads: o.reloads, LastReload: o.lastReload.UTC(), ReloadError: o.reloadErr,
+	}
+	if o.lastReload.IsZero() {
+		st.LastReload = time.Time{}
+	}
+	o.mu.Unlock()
+	set := o.set.Load()
+	st.DefaultRole = o.defaultRole(set)
+	for _, name := range set.order {
+		rs := roleStatus(set.byName[name], o.now())
+		rs.Default = name == st.DefaultRole
+		st.Roles = append(st.Roles, rs)
+	}
+	o.clientsMu.Lock()
+	for a, c := range o.clients {
+		st.Clients = append(st.Clients, control.ClientStatus{Address: a.String(), Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()})
+	}
+	o.clientsMu.Unlock()
+	slices.SortFunc(st.Clients, func(a, b control.ClientStatus) int { return b.LastSeen.Compare(a.LastSeen) })
+	return st
+}
+
+// roleStatus tells one role's state.
+func roleStatus(e *roleEntry, now time.Time) control.RoleStatus {
+	stats := e.refresher.Stats()
+	rs := control.RoleStatus{
+		Name: e.role.Name, ARN: e.role.ARN, Source: e.role.Source,
+		LastRefresh: stats.LastRefresh.UTC(), NextRefresh: stats.NextRefresh.UTC(),
+		STSCalls: stats.Fetches, STSFailures: stats.Failures, Requests: e.requests.Load(),
+	}
+	if stats.LastRefresh.IsZero() {
+		rs.LastRefresh = time.Time{}
+	}
+	if stats.NextRefresh.IsZero() {
+		rs.NextRefresh = time.Time{}
+	}
+	if e.mfa != nil {
+		rs.MFA = &control.MFAStatus{Serial: e.mfa.Serial(), Expires: e.mfa.Expires().UTC()}
+		if e.mfa.Expires().IsZero() {
+			rs.MFA.Expires = time.Time{}
+		}
+	}
+	c, err := e.refresher.Credentials()
+	switch {
+	case err == nil:
+		rs.Expires = c.Expires.UTC()
+		rs.State = control.StateFresh
+		if stats.LastError != "" {
+			rs.State, rs.Reason = control.StateFailing, stats.LastError
+		} else if c.Expires.Sub(now) < cmpOr(e.def.MinRemaining, roles.DefaultMinRemaining) {
+			rs.State = control.StateRefreshing
+		}
+	case e.mfa != nil && stats.LastError != "" && strings.Contains(stats.LastError, roles.ErrMFARequired.Error()):
+		rs.State, rs.Reason = control.StateNeedsMFA, stats.LastError
+	case stats.LastError != "":
+		rs.State, rs.Reason = control.StateFailing, stats.LastError
+	default:
+		rs.State, rs.Reason = control.StateRefreshing, err.Error()
+	}
+	return rs
+}
+
+// run serves the control API and the metrics, reloads on SIGHUP, and runs
+// the refreshers, until ctx ends.
+func (o *ops) run(ctx context.Context, listen []string) error {
+	o.mu.Lock()
+	o.runCtx = ctx
+	o.listen = listen
+	o.mu.Unlock()
+	o.startRoles(ctx, o.set.Load())
+	defer o.stopRoles()
+
+	cfg := o.cfg.Load()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	defer wg.Wait()
+	if cfg.ControlSocket != controlOff {
+		path := cfg.ControlSocket
+		if path == "" {
+			path = control.DefaultPath()
+		}
+		ln, err := control.Listen(path, control.ListenOptions{GID: -1})
+		if err != nil {
+			return err
+		}
+		o.log.Info("control socket", "path", path)
+		srv := control.NewServer(control.ServerOptions{Handlers: o.handlers(), Logger: o.log})
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- srv.Run(ctx, ln) }()
+	}
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		o.log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- o.metrics.Run(ctx, ln) }()
+	}
+	hup := make(chan os.Signal, 1)
+	notifyReload(hup)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+		case <-hup:
+			o.log.Info("SIGHUP: reloading the config")
+			_, _ = o.applyReload(ctx)
+		case <-tick.C:
+			o.watchMFA()
+		}
+	}
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}

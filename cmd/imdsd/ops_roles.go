@@ -1,0 +1,224 @@
+package main
+
+// The daemon's roles: each resolved role with its refresher, built from the
+// config, started and stopped as a unit so that a reload can add, remove or
+// replace roles while the server keeps serving.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
+
+	"github.com/imdsd/imdsd/roles"
+)
+
+// roleDef is one role the config defines, before resolution.
+type roleDef struct {
+	Spec         roles.Spec // MFAToken is never set: no daemon prompts
+	MFASerial    string
+	MFADuration  time.Duration
+	MinRemaining time.Duration
+}
+
+// roleDefs lists the roles cfg defines; the first is the configured
+// default. The config holds one role today; a multi-role config plugs in
+// here, and everything after (reload, use, status) works per role name.
+func roleDefs(cfg Config) []roleDef {
+	return []roleDef{{
+		Spec: roles.Spec{
+			RoleARN:     cfg.RoleARN,
+			Profile:     cfg.Profile,
+			Region:      cfg.Region,
+			STSEndpoint: cfg.STSEndpoint,
+			SessionName: cfg.SessionName,
+			Duration:    cfg.Duration,
+			ExternalID:  cfg.ExternalID,
+		},
+		MFASerial:    cfg.MFASerial,
+		MFADuration:  cfg.MFASessionDuration,
+		MinRemaining: cfg.MinRemaining,
+	}}
+}
+
+// roleEntry is one resolved role and its refresher.
+type roleEntry struct {
+	def       roleDef
+	role      roles.Resolved
+	refresher *roles.Refresher
+	mfa       *roles.MFASession // nil unless the role needs MFA
+	requests  atomic.Int64
+	fetched   chan struct{} // closed after the first fetch, good or bad
+	fetchOnce sync.Once
+
+	mu        sync.Mutex
+	cancel    context.CancelFunc
+	done      chan struct{}
+	mfaWarned bool
+}
+
+// fetchObserver learns of each fetch, for metrics.
+type fetchObserver func(role, code string)
+
+// resolveRole resolves def and builds its refresher; it starts nothing.
+func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fetchObserver) (*roleEntry, error) {
+	e := &roleEntry{def: def, fetched: make(chan struct{})}
+	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec, def.MFASerial, def.MFADuration)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		e.mfa = m
+	} else {
+		spec := def.Spec
+		spec.MFAToken = func() (string, error) { return "", roles.ErrMFARequired }
+		if r, err = roles.Resolve(ctx, spec); err != nil {
+			return nil, err
+		}
+	}
+	e.role = r
+	inner := r.Fetcher
+	fetcher := roles.FetcherFunc(func(ctx context.Context) (aws.Credentials, error) {
+		c, err := inner.Fetch(ctx)
+		if observe != nil && ctx.Err() == nil {
+			observe(r.Name, fetchErrorCode(err))
+		}
+		e.fetchOnce.Do(func() { close(e.fetched) })
+		return c, err
+	})
+	e.refresher, err = roles.NewRefresher(roles.RefresherOptions{
+		Name:         r.Name,
+		Fetcher:      fetcher,
+		MinRemaining: def.MinRemaining,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// fetchErrorCode names a fetch failure for metrics: the AWS error code, or
+// a fixed word; never a message (it could carry anything).
+func fetchErrorCode(err error) string {
+	var api smithy.APIError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, roles.ErrMFARequired):
+		return "MFARequired"
+	case errors.As(err, &api) && api.ErrorCode() != "":
+		return api.ErrorCode()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Timeout"
+	}
+	return "Other"
+}
+
+// start runs the refresher until stop or ctx ends.
+func (e *roleEntry) start(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	e.cancel, e.done = cancel, done
+	go func() {
+		defer close(done)
+		_ = e.refresher.Run(ctx)
+	}()
+}
+
+// stop ends the refresher and waits for it.
+func (e *roleEntry) stop() {
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.cancel, e.done = nil, nil
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// restart runs the refresher again: its first pass fetches at once,
+// without waiting out a backoff (after `imdsd mfa`, say).
+func (e *roleEntry) restart(ctx context.Context) {
+	e.stop()
+	e.start(ctx)
+}
+
+// waitFetched waits, up to limit, for the first fetch to finish.
+func (e *roleEntry) waitFetched(ctx context.Context, limit time.Duration) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-e.fetched:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// sameDef reports whether two definitions would resolve the same role the
+// same way, so a reload can keep the running refresher.
+func sameDef(a, b roleDef) bool {
+	return a.Spec.RoleARN == b.Spec.RoleARN && a.Spec.Profile == b.Spec.Profile &&
+		a.Spec.Region == b.Spec.Region && a.Spec.STSEndpoint == b.Spec.STSEndpoint &&
+		a.Spec.SessionName == b.Spec.SessionName && a.Spec.Duration == b.Spec.Duration &&
+		a.Spec.ExternalID == b.Spec.ExternalID && a.MFASerial == b.MFASerial &&
+		a.MFADuration == b.MFADuration && a.MinRemaining == b.MinRemaining
+}
+
+// roleSet is the daemon's roles at one moment; it is never changed once
+// published, a reload publishes a new one.
+type roleSet struct {
+	byName map[string]*roleEntry
+	order  []string // config order
+	def    string   // the configured default role
+}
+
+func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
+
+// buildSet resolves every role of cfg, reusing the running entries of prev
+// whose definition did not change. It starts nothing.
+func buildSet(ctx context.Context, cfg Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
+	set := &roleSet{byName: map[string]*roleEntry{}}
+	for i, def := range roleDefs(cfg) {
+		e, err := resolveRole(ctx, def, log, observe)
+		if err != nil {
+			return nil, err
+		}
+		name := e.role.Name
+		if old, ok := prev.lookup(name); ok && sameDef(old.def, def) {
+			e = old
+		}
+		if set.has(name) {
+			return nil, fmt.Errorf("role %q is defined twice", name)
+		}
+		set.byName[name] = e
+		set.order = append(set.order, name)
+		if i == 0 {
+			set.def = name
+		}
+	}
+	if len(set.order) == 0 {
+		return nil, errors.New("no role configured")
+	}
+	return set, nil
+}
+
+func (s *roleSet) lookup(name string) (*roleEntry, bool) {
+	if s == nil {
+		return nil, false
+	}
+	e, ok := s.byName[name]
+	return e, ok
+}
