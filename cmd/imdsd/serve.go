@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "imdsd: %v\n", err)
 		return exitUsage
 	}
+	d.ops.reload = reloader(args)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runManaged(ctx, d.run, log); err != nil {
@@ -85,41 +86,25 @@ func loadServeConfig(args []string, stderr io.Writer) (Config, int) {
 	return cfg, -1
 }
 
-// daemon is one running imdsd: a refresher and the IMDS server.
+// daemon is one running imdsd: its roles (ops.go) and the IMDS server.
 type daemon struct {
-	cfg       Config
-	log       *slog.Logger
-	role      roles.Resolved
-	refresher *roles.Refresher
-	server    *imds.Server
+	cfg    Config
+	log    *slog.Logger
+	role   roles.Resolved
+	ops    *ops
+	server *imds.Server
 }
 
 // newDaemon resolves the role and builds the server. It opens no socket.
 func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, error) {
-	role, err := roles.Resolve(ctx, roles.Spec{
-		RoleARN:     cfg.RoleARN,
-		Profile:     cfg.Profile,
-		Region:      cfg.Region,
-		STSEndpoint: cfg.STSEndpoint,
-		SessionName: cfg.SessionName,
-		Duration:    cfg.Duration,
-		ExternalID:  cfg.ExternalID,
-		MFAToken:    terminalMFA(),
-	})
+	o, err := newOps(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	refresher, err := roles.NewRefresher(roles.RefresherOptions{
-		Name:         role.Name,
-		Fetcher:      role.Fetcher,
-		MinRemaining: cfg.MinRemaining,
-		Logger:       log,
-	})
-	if err != nil {
-		return nil, err
-	}
+	role := o.defaultEntry().role
 	server, err := imds.New(imds.Options{
-		Source:        singleRole(role, refresher),
+		Source:        o,
+		Observe:       o.observeRequest(),
 		TokenRequired: cfg.IMDSv2 == imdsv2Required,
 		Region:        role.Region,
 		InstanceID:    cfg.InstanceID,
@@ -129,7 +114,7 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, erro
 	if err != nil {
 		return nil, err
 	}
-	return &daemon{cfg: cfg, log: log, role: role, refresher: refresher, server: server}, nil
+	return &daemon{cfg: cfg, log: log, role: role, ops: o, server: server}, nil
 }
 
 // run listens, serves and refreshes until ctx ends.
@@ -154,13 +139,19 @@ func (d *daemon) run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
+	var opsErr error
 	go func() {
 		defer wg.Done()
-		_ = d.refresher.Run(ctx)
+		if opsErr = d.ops.run(ctx, addrs); opsErr != nil {
+			cancel()
+		}
 	}()
 	err = d.server.Run(ctx, lns...)
 	cancel()
 	wg.Wait()
+	if err == nil {
+		err = opsErr
+	}
 	return err
 }
 
