@@ -4,8 +4,8 @@ package imds
 
 import "net"
 
-// hopLimitSupported tells whether setHopLimit works on this OS.
-const hopLimitSupported = false
+// HopLimitSupported tells whether Options.HopLimit works on this OS.
+const HopLimitSupported = false
 
 // setHopLimit is not implemented here; Run refuses Options.HopLimit.
 func setHopLimit(net.Conn, int) error { return ErrHopLimitUnsupported }

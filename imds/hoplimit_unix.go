@@ -8,8 +8,8 @@ import (
 	"syscall"
 )
 
-// hopLimitSupported tells whether setHopLimit works on this OS.
-const hopLimitSupported = true
+// HopLimitSupported tells whether Options.HopLimit works on this OS.
+const HopLimitSupported = true
 
 // setHopLimit sets the IP TTL and the IPv6 unicast hop limit of c's
 // socket, as EC2 does with HttpPutResponseHopLimit: answers then die after

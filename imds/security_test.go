@@ -398,7 +398,7 @@ func TestNew_HopLimitRange(t *testing.T) {
 	if err == nil {
 		t.Fatal("HopLimit 256 accepted, want an error")
 	}
-	if hopLimitSupported {
+	if HopLimitSupported {
 		return
 	}
 	_, err = New(Options{Source: staticSource(Role{}, ErrNoRole), Region: "eu-west-1", HopLimit: 1})

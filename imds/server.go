@@ -119,7 +119,7 @@ func New(opts Options) (*Server, error) {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if opts.HopLimit > 0 && !hopLimitSupported {
+	if opts.HopLimit > 0 && !HopLimitSupported {
 		return nil, fmt.Errorf("imds: %w", ErrHopLimitUnsupported)
 	}
 	if opts.HopLimit > 255 {

@@ -35,8 +35,9 @@ type Config struct {
 	InstanceID   string
 	LogLevel     string
 	LogFormat    string
-	LinkLocal    bool // serve on 169.254.169.254:80 and [fd00:ec2::254]:80 too (linklocal.go)
-	Ops               // control socket, metrics, state, MFA (ops_config.go)
+	LinkLocal    bool           // serve on 169.254.169.254:80 and [fd00:ec2::254]:80 too (linklocal.go)
+	Ops                         // control socket, metrics, state, MFA (ops_config.go)
+	Security     SecurityConfig // Host allowlist, limits, hop limit, local users (security.go)
 }
 
 // defaultConfig returns the configuration used where neither file nor flag
@@ -47,6 +48,7 @@ func defaultConfig() Config {
 		MinRemaining: roles.DefaultMinRemaining,
 		LogLevel:     "info",
 		LogFormat:    "auto",
+		Security:     defaultSecurityConfig(),
 	}
 }
 
@@ -175,7 +177,10 @@ func (c Config) validate(field func(string) string) error {
 	default:
 		return bad("log_format", c.LogFormat, errBadLogFormat)
 	}
-	return c.Ops.validate(bad)
+	if err := c.Ops.validate(bad); err != nil {
+		return err
+	}
+	return c.Security.validate(field)
 }
 
 // validateListen checks an IP:PORT listen address.

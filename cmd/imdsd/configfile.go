@@ -51,6 +51,15 @@ func fileKeys(c *Config) map[string]func(*yaml.Node) error {
 		"state_file":           stringValue(&c.StateFile),
 		"mfa_serial":           stringValue(&c.MFASerial),
 		"mfa_session_duration": durationValue(&c.MFASessionDuration),
+
+		"allowed_hosts":        listValue(&c.Security.AllowedHosts),
+		"hop_limit":            intValue(&c.Security.HopLimit),
+		"rate_limit":           intValue(&c.Security.RateLimit),
+		"rate_burst":           intValue(&c.Security.RateBurst),
+		"max_conns_per_client": intValue(&c.Security.MaxConnsPerClient),
+		"allow_uids":           idListValue(&c.Security.Users.AllowUIDs),
+		"allow_groups":         idListValue(&c.Security.Users.AllowGroups),
+		"user_roles":           userRolesValue(&c.Security.Users.UserRoles),
 	}
 }
 
@@ -61,6 +70,9 @@ func loadConfigFile(path string, c *Config) error {
 		return fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
+	if err := checkConfigMode(f); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return fmt.Errorf("config file %s: %w", path, err)

@@ -102,7 +102,7 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, erro
 		return nil, err
 	}
 	role := o.defaultEntry().role
-	server, err := imds.New(imds.Options{
+	opts, err := harden(cfg, log, o.set.Load().order, o.namedRole, imds.Options{
 		Source:        o,
 		Observe:       o.observeRequest(),
 		TokenRequired: cfg.IMDSv2 == imdsv2Required,
@@ -111,6 +111,10 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, erro
 		AccountID:     role.AccountID,
 		Logger:        log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	server, err := imds.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package main
+
+import "os"
+
+// checkConfigMode does nothing on Windows, where mode bits do not describe
+// who may write a file; the installer's ACL does (SECURITY.md).
+func checkConfigMode(*os.File) error { return nil }

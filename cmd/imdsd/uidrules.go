@@ -1,0 +1,340 @@
+package main
+
+// Local-user rules: which local users may have credentials, and which
+// role each gets, decided by the uid owning the client's socket
+// (peercred). Two users on one machine can get different roles; a uid with
+// no rule gets none; a caller whose uid cannot be determined is refused.
+//
+// Config:
+//
+//	allow_uids: [1000, alice]         # users (uid or name) given the default role
+//	allow_groups: [developers]        # members (primary or supplementary) too
+//	user_roles:                       # a role per user or group, first match wins
+//	  - {user: bob, role: readonly}
+//	  - {group: admins, role: admin}
+//
+// A user_roles role must be one of the configured roles. The rules sit in
+// front of the daemon's source (filter): a caller whose rule names a role
+// gets that role; an allowed caller without one gets the default role.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/user"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/imdsd/imdsd/imds"
+	"github.com/imdsd/imdsd/peercred"
+)
+
+// UserRulesConfig is the local-user part of the config file.
+type UserRulesConfig struct {
+	AllowUIDs   []string // allow_uids: uids or user names
+	AllowGroups []string // allow_groups: gids or group names
+	UserRoles   []UserRole
+}
+
+// UserRole gives Role to a user or to a group's members (user_roles).
+type UserRole struct {
+	User  string
+	Group string
+	Role  string
+}
+
+// Local-user rule errors.
+var (
+	errUIDUnsupported = errors.New("needs the peer uid of a connection, which imdsd can find on Linux only")
+	errUnknownUser    = errors.New("no such user")
+	errUnknownGroup   = errors.New("no such group")
+	errBadUserRole    = errors.New("each entry needs role and exactly one of user or group")
+	errUnservedRole   = errors.New("is not a role this daemon serves")
+)
+
+func (u UserRulesConfig) enabled() bool {
+	return len(u.AllowUIDs)+len(u.AllowGroups)+len(u.UserRoles) > 0
+}
+
+// validate checks what can be checked without the user database.
+func (u UserRulesConfig) validate(field func(string) string) error {
+	if u.enabled() && !peercred.Supported {
+		return &ConfigError{Field: field("allow_uids"), Err: errUIDUnsupported}
+	}
+	for _, r := range u.UserRoles {
+		if r.Role == "" || (r.User == "") == (r.Group == "") {
+			return &ConfigError{Field: field("user_roles"), Err: errBadUserRole}
+		}
+	}
+	return nil
+}
+
+// userDB is the part of the user database the rules need; tests fake it.
+type userDB interface {
+	UID(nameOrID string) (int, error)
+	GID(nameOrID string) (int, error)
+	Groups(uid int) ([]int, error)
+}
+
+// userRules are UserRulesConfig resolved to ids.
+type userRules struct {
+	allowUIDs map[int]bool
+	allowGIDs map[int]bool
+	byUID     map[int]string
+	byGID     []gidRole // in config order
+	groups    *groupCache
+}
+
+type gidRole struct {
+	gid  int
+	role string
+}
+
+// compile resolves names to ids (an unknown user or group is a config
+// error at start, not a silent no-match) and checks that every role named
+// is one of roleNames.
+func (u UserRulesConfig) compile(roleNames []string, db userDB) (*userRules, error) {
+	r := &userRules{allowUIDs: map[int]bool{}, allowGIDs: map[int]bool{}, byUID: map[int]string{},
+		groups: &groupCache{db: db, ttl: time.Minute, now: time.Now, m: map[int]groupEntry{}}}
+	for _, v := range u.AllowUIDs {
+		id, err := db.UID(v)
+		if err != nil {
+			return nil, &ConfigError{Field: "allow_uids", Value: v, Err: err}
+		}
+		r.allowUIDs[id] = true
+	}
+	for _, v := range u.AllowGroups {
+		id, err := db.GID(v)
+		if err != nil {
+			return nil, &ConfigError{Field: "allow_groups", Value: v, Err: err}
+		}
+		r.allowGIDs[id] = true
+	}
+	served := map[string]bool{}
+	for _, n := range roleNames {
+		served[n] = true
+	}
+	for _, ur := range u.UserRoles {
+		if !served[ur.Role] {
+			return nil, &ConfigError{Field: "user_roles", Value: ur.Role, Err: errUnservedRole}
+		}
+		if ur.User != "" {
+			id, err := db.UID(ur.User)
+			if err != nil {
+				return nil, &ConfigError{Field: "user_roles", Value: ur.User, Err: err}
+			}
+			if _, dup := r.byUID[id]; !dup {
+				r.byUID[id] = ur.Role
+			}
+			continue
+		}
+		id, err := db.GID(ur.Group)
+		if err != nil {
+			return nil, &ConfigError{Field: "user_roles", Value: ur.Group, Err: err}
+		}
+		r.byGID = append(r.byGID, gidRole{id, ur.Role})
+	}
+	return r, nil
+}
+
+// decide returns the role the caller may use: a user rule's role, then the
+// first group rule's, then "" (the default role) for an allowed uid or
+// group member. An unknown uid is imds.ErrForbidden (refused, never
+// guessed); a uid with no rule is imds.ErrNoRole.
+func (r *userRules) decide(c imds.Caller) (string, error) {
+	if !c.HasUID {
+		return "", fmt.Errorf("%w: the uid of %s is unknown", imds.ErrForbidden, c.Remote)
+	}
+	if role, ok := r.byUID[c.UID]; ok {
+		return role, nil
+	}
+	var gids []int
+	if len(r.byGID) > 0 || len(r.allowGIDs) > 0 {
+		gids = r.groups.get(c.UID)
+	}
+	for _, g := range r.byGID {
+		if containsInt(gids, g.gid) {
+			return g.role, nil
+		}
+	}
+	if r.allowUIDs[c.UID] {
+		return "", nil
+	}
+	for _, g := range gids {
+		if r.allowGIDs[g] {
+			return "", nil
+		}
+	}
+	return "", imds.ErrNoRole
+}
+
+// filter puts the rules in front of a source: the caller must pass
+// decide; a role decide names is served through named, any other caller
+// gets what src answers (the default role).
+func (r *userRules) filter(src imds.Source, named func(string) (imds.Role, bool)) imds.Source {
+	return imds.SourceFunc(func(ctx context.Context, c imds.Caller) (imds.Role, error) {
+		want, err := r.decide(c)
+		if err != nil {
+			return imds.Role{}, err
+		}
+		if want == "" {
+			return src.Credentials(ctx, c)
+		}
+		role, ok := named(want)
+		if !ok {
+			return imds.Role{}, imds.ErrNoRole
+		}
+		return role, nil
+	})
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// groupCache remembers each uid's groups for ttl: reading the group
+// database per request would put file parsing on the request path.
+type groupCache struct {
+	db  userDB
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[int]groupEntry
+}
+
+type groupEntry struct {
+	gids []int
+	at   time.Time
+}
+
+// maxGroupCache bounds the cache; past it, it starts again.
+const maxGroupCache = 4096
+
+func (g *groupCache) get(uid int) []int {
+	now := g.now()
+	g.mu.Lock()
+	e, ok := g.m[uid]
+	g.mu.Unlock()
+	if ok && now.Sub(e.at) < g.ttl && now.Sub(e.at) >= 0 {
+		return e.gids
+	}
+	gids, _ := g.db.Groups(uid) // a uid without an entry is in no group
+	g.mu.Lock()
+	if len(g.m) >= maxGroupCache {
+		clear(g.m)
+	}
+	g.m[uid] = groupEntry{gids: gids, at: now}
+	g.mu.Unlock()
+	return gids
+}
+
+// systemUsers is the user database of this machine (os/user).
+type systemUsers struct{}
+
+func (systemUsers) UID(v string) (int, error) {
+	if id, err := strconv.Atoi(v); err == nil && id >= 0 {
+		return id, nil
+	}
+	u, err := user.Lookup(v)
+	if err != nil {
+		return 0, errUnknownUser
+	}
+	return strconv.Atoi(u.Uid)
+}
+
+func (systemUsers) GID(v string) (int, error) {
+	if id, err := strconv.Atoi(v); err == nil && id >= 0 {
+		return id, nil
+	}
+	g, err := user.LookupGroup(v)
+	if err != nil {
+		return 0, errUnknownGroup
+	}
+	return strconv.Atoi(g.Gid)
+}
+
+func (systemUsers) Groups(uid int) ([]int, error) {
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		ids = []string{u.Gid}
+	}
+	out := make([]int, 0, len(ids))
+	for _, s := range ids {
+		if n, err := strconv.Atoi(s); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// idListValue decodes a list of uids/gids or names (allow_uids,
+// allow_groups): numbers and strings both.
+func idListValue(dst *[]string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		items := []*yaml.Node{n}
+		if n.Kind == yaml.SequenceNode {
+			items = n.Content
+		}
+		out := make([]string, 0, len(items))
+		for _, it := range items {
+			if it.Kind != yaml.ScalarNode || (it.Tag != "!!str" && it.Tag != "!!int") || it.Value == "" {
+				return errNotIDList
+			}
+			out = append(out, it.Value)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// userRolesValue decodes user_roles: a list of {user|group, role}.
+func userRolesValue(dst *[]UserRole) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.SequenceNode {
+			return errNotUserRoles
+		}
+		out := make([]UserRole, 0, len(n.Content))
+		for _, it := range n.Content {
+			if it.Kind != yaml.MappingNode {
+				return errNotUserRoles
+			}
+			var ur UserRole
+			for i := 0; i+1 < len(it.Content); i += 2 {
+				k, v := it.Content[i], it.Content[i+1]
+				if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!int") {
+					return errNotUserRoles
+				}
+				switch k.Value {
+				case "user":
+					ur.User = v.Value
+				case "group":
+					ur.Group = v.Value
+				case "role":
+					ur.Role = v.Value
+				default:
+					return fmt.Errorf("line %d: %q: %w", k.Line, k.Value, errUnknownKey)
+				}
+			}
+			out = append(out, ur)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+var (
+	errNotIDList    = errors.New("must be a uid/gid or name, or a list of them")
+	errNotUserRoles = errors.New("must be a list of {user: NAME_OR_UID, role: ROLE} or {group: NAME_OR_GID, role: ROLE}")
+)
