@@ -25,8 +25,10 @@ for arch in $ARCHES; do
 	bin=dist/build/linux-$arch/imdsd
 	CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin" ./cmd/imdsd
 	for format in $FORMATS; do
-		GOARCH=$arch BINARY=$bin go tool nfpm package -f packaging/nfpm.yaml -p "$format" -t dist/ >/dev/null
+		IMDSD_ARCH=$arch IMDSD_VERSION=$VERSION IMDSD_BINARY=$bin go tool nfpm package -f packaging/nfpm.yaml -p "$format" -t dist/ >/dev/null
 	done
 done
 rm -rf dist/build
-ls -1 dist/*.deb dist/*.rpm 2>/dev/null | grep -F -e "_${VERSION}_" -e "-${VERSION}-"
+for f in dist/*; do
+	case $f in *"_${VERSION}_"* | *"-${VERSION}-"*) echo "$f" ;; esac
+done
