@@ -33,8 +33,14 @@ func commands() []command {
 		{"start", "start the system service", controlCommand("start")},
 		{"stop", "stop the system service", controlCommand("stop")},
 		{"restart", "restart the system service", controlCommand("restart")},
-		{"status", "service state; exit 0 running, 3 stopped, 4 not installed", runStatus},
+		{"status", "roles, refreshes, clients (--json); no daemon: exit 3 stopped, 4 not installed", runStatusCommand},
 		{"check-config", "validate a config file as serve loads it", runCheckConfig},
+		{"config", "config check [FILE]: validate and print the effective config, secrets redacted", runConfig},
+		{"reload", "make the daemon read its config again (as SIGHUP)", runReload},
+		{"use", "use ROLE: switch the default role (kept across restarts)", runUse},
+		{"mfa", "mfa [CODE]: open an MFA session for roles that need one", runMFA},
+		{"creds", "print a role's credentials (credential_process, env or json)", runCreds},
+		{"env", "print the environment that points SDKs at the daemon (--docker: docker run flags)", runEnv},
 	}
 }
 

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// runConfig implements "imdsd config check [FILE]": validate a config
+// file as serve would load it (keys, values, and the roles it names, without
+// calling STS) and print the effective configuration, defaults included,
+// with secrets redacted.
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(stderr, "usage: imdsd config check [FILE]   (default FILE: "+systemConfigPath()+")")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return exitOK
+		}
+		return exitUsage
+	}
+	args = args[1:]
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "imdsd config check: unexpected argument %q\n", args[1])
+		return exitUsage
+	}
+	path := systemConfigPath()
+	if len(args) == 1 {
+		path = args[0]
+	}
+	var msg strings.Builder
+	cfg, code := loadServeConfig([]string{"--config", path}, &msg)
+	if code >= 0 {
+		fmt.Fprint(stderr, strings.Replace(msg.String(), "imdsd serve: ", "imdsd config check: ", 1))
+		return exitUsage
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	set, err := buildSet(ctx, cfg, nil, quiet, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd config check: %s: %v\n", path, err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "# %s: valid; roles: %s (default %s)\n", path, strings.Join(set.order, ", "), set.def)
+	writeEffective(stdout, cfg)
+	return exitOK
+}
+
+// secretKeys are config keys whose values are never printed: an external
+// ID is a shared secret between the role's owner and its users.
+var secretKeys = []string{"external_id", "secret", "token", "password"}
+
+func isSecretKey(k string) bool {
+	return slices.ContainsFunc(secretKeys, func(s string) bool { return strings.Contains(k, s) })
+}
+
+// writeEffective prints every config key with its effective value, marking
+// defaults. It finds the field behind each key by decoding a probe value
+// through fileKeys, so a key added to the table is printed with no change
+// here.
+func writeEffective(w io.Writer, cfg Config) {
+	keys := fileKeys(&Config{})
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	def := defaultConfig()
+	for _, k := range names {
+		path, ok := fieldOf(k)
+		if !ok {
+			fmt.Fprintf(w, "%s: (not shown)\n", k)
+			continue
+		}
+		v := fieldAt(reflect.ValueOf(cfg), path)
+		note := ""
+		if reflect.DeepEqual(v.Interface(), fieldAt(reflect.ValueOf(def), path).Interface()) {
+			note = "  # default"
+		}
+		text := formatValue(v)
+		if k == "listen" && v.Len() == 0 {
+			text, note = formatValue(reflect.ValueOf(cfg.listenAddrs())), "  # default"
+		}
+		if isSecretKey(k) && !v.IsZero() {
+			text = `"<redacted>"`
+		}
+		fmt.Fprintf(w, "%s: %s%s\n", k, text, note)
+	}
+}
+
+// probes are values of every kind a key's decoder may accept.
+var probes = []string{"\"probe-1\"\n", "true\n", "\"1h7m\"\n", "7\n", "[\"probe-1\"]\n", "{}\n", "[]\n"}
+
+// fieldOf finds the Config field a key decodes into: the field path that
+// changes when a probe value is decoded.
+func fieldOf(key string) ([]int, bool) {
+	for _, p := range probes {
+		var n yaml.Node
+		if yaml.Unmarshal([]byte(p), &n) != nil || len(n.Content) == 0 {
+			continue
+		}
+		c := defaultConfig()
+		if fileKeys(&c)[key](n.Content[0]) != nil {
+			continue
+		}
+		if path, ok := diffPath(reflect.ValueOf(defaultConfig()), reflect.ValueOf(c), nil); ok {
+			return path, true
+		}
+	}
+	return nil, false
+}
+
+// diffPath returns the path of the first leaf field that differs.
+func diffPath(a, b reflect.Value, path []int) ([]int, bool) {
+	if a.Kind() == reflect.Struct && a.Type() != reflect.TypeOf(time.Time{}) {
+		for i := range a.NumField() {
+			if p, ok := diffPath(a.Field(i), b.Field(i), append(slices.Clone(path), i)); ok {
+				return p, true
+			}
+		}
+		return nil, false
+	}
+	if !a.CanInterface() || reflect.DeepEqual(a.Interface(), b.Interface()) {
+		return nil, false
+	}
+	return path, true
+}
+
+func fieldAt(v reflect.Value, path []int) reflect.Value {
+	for _, i := range path {
+		v = v.Field(i)
+	}
+	return v
+}
+
+// formatValue prints a value as YAML would read it back.
+func formatValue(v reflect.Value) string {
+	if d, ok := v.Interface().(time.Duration); ok {
+		if d == 0 {
+			return `""`
+		}
+		return strconv.Quote(d.String())
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return strconv.Quote(v.String())
+	case reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		return fmt.Sprint(v.Interface())
+	}
+	if l, ok := v.Interface().([]string); ok {
+		q := make([]string, len(l))
+		for i, s := range l {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	b, err := yaml.Marshal(v.Interface())
+	if err != nil {
+		return fmt.Sprintf("%v", v.Interface())
+	}
+	s := strings.TrimSpace(string(b))
+	if strings.Contains(s, "\n") {
+		return "\n  " + strings.ReplaceAll(s, "\n", "\n  ")
+	}
+	return s
+}

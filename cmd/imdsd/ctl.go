@@ -1,0 +1,66 @@
+package main
+
+// Helpers shared by the commands that talk to a running daemon through the
+// control API (status, use, reload, mfa, creds).
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/imdsd/imdsd/control"
+)
+
+// ctlFlags are the flags every control client has.
+type ctlFlags struct {
+	socket string
+}
+
+func (f *ctlFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&f.socket, "socket", "", "control socket `path` of the daemon (default: this user's runtime directory, then /run/imdsd)")
+}
+
+// client finds the daemon.
+func (f *ctlFlags) client(ctx context.Context) (control.Client, error) {
+	if f.socket != "" {
+		return control.Client{Path: f.socket}, nil
+	}
+	return control.Find(ctx, control.ClientPaths()...)
+}
+
+// call runs one control command and reports a failure on stderr; it
+// returns the exit code for a failure, or -1.
+func (f *ctlFlags) call(ctx context.Context, name string, stderr io.Writer, cmd string, args, out any) int {
+	c, err := f.client(ctx)
+	if err == nil {
+		err = c.Call(ctx, cmd, args, out)
+	}
+	if err != nil {
+		if errors.Is(err, control.ErrNotRunning) {
+			fmt.Fprintf(stderr, "imdsd %s: %v\n  start it with 'imdsd serve' or 'imdsd start', or give its socket with --socket\n", name, err)
+		} else {
+			fmt.Fprintf(stderr, "imdsd %s: %v\n", name, err)
+		}
+		return exitError
+	}
+	return -1
+}
+
+// parseCtlFlags parses a command's flags; it returns the exit code when the
+// command must stop (help or a bad flag), else -1.
+func parseCtlFlags(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) int {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: imdsd %s\n", usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	return -1
+}

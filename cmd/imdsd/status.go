@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/imdsd/imdsd/control"
+)
+
+// runStatusCommand implements "imdsd status". When a daemon answers on the
+// control socket it prints each role's state and the clients seen, and
+// exits 0. Otherwise it falls back to the service manager's view (runStatus,
+// service commands): exit 3 stopped, 4 not installed.
+func runStatusCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f ctlFlags
+	var asJSON bool
+	fs := flag.NewFlagSet("imdsd status", flag.ContinueOnError)
+	f.add(fs)
+	fs.BoolVar(&asJSON, "json", false, "print the daemon's status as JSON")
+	if code := parseCtlFlags(fs, args, "status [--json] [--socket PATH]\n\nexit 0 running; without a daemon: 3 stopped, 4 not installed", stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "imdsd status: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	var st control.Status
+	c, err := f.client(ctx)
+	if err == nil {
+		err = c.Call(ctx, control.CmdStatus, nil, &st)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd status: %v\n", err)
+		return runStatus(ctx, nil, stdout, stderr)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+		return exitOK
+	}
+	printStatus(stdout, st, time.Now(), isTerminal(stdout))
+	return exitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// ANSI colours; each code has the same length, so colouring a whole column
+// keeps tabwriter's alignment.
+const (
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiReset  = "\x1b[0m"
+)
+
+func stateColour(state string) string {
+	switch state {
+	case control.StateFresh:
+		return ansiGreen
+	case control.StateRefreshing:
+		return ansiYellow
+	}
+	return ansiRed
+}
+
+// printStatus writes the human status: a header, a table of roles (with
+// the failure reasons under it) and a table of clients.
+func printStatus(w io.Writer, st control.Status, now time.Time, colour bool) {
+	fmt.Fprintf(w, "imdsd %s  pid %d  up %s  default role: %s\n", st.Version, st.PID, ago(st.Started, now), st.DefaultRole)
+	if len(st.Listen) > 0 {
+		fmt.Fprintf(w, "listening on %s\n", strings.Join(st.Listen, ", "))
+	}
+	if !st.LastReload.IsZero() {
+		fmt.Fprintf(w, "reloads: %d, last %s ago", st.Reloads, ago(st.LastReload, now))
+		if st.ReloadError != "" {
+			fmt.Fprintf(w, " (refused: %s)", st.ReloadError)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ROLE\tSTATE\tEXPIRES IN\tLAST REFRESH\tNEXT REFRESH\tSTS CALLS\tFAILURES\tREQUESTS\t")
+	var notes []string
+	for _, r := range st.Roles {
+		mark := " "
+		if r.Default {
+			mark = "*"
+		}
+		state := r.State
+		if colour {
+			state = stateColour(r.State) + state + ansiReset
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n", mark, r.Name, state,
+			until(r.Expires, now), agoOrDash(r.LastRefresh, now), inOrDash(r.NextRefresh, now),
+			r.STSCalls, r.STSFailures, r.Requests)
+		if r.Reason != "" {
+			notes = append(notes, fmt.Sprintf("%s: %s", r.Name, r.Reason))
+		}
+		if r.MFA != nil {
+			if r.MFA.Expires.IsZero() {
+				notes = append(notes, fmt.Sprintf("%s: MFA %s: no session; run 'imdsd mfa'", r.Name, r.MFA.Serial))
+			} else {
+				notes = append(notes, fmt.Sprintf("%s: MFA %s: session ends in %s", r.Name, r.MFA.Serial, until(r.MFA.Expires, now)))
+			}
+		}
+	}
+	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+	fmt.Fprintln(w)
+	if len(st.Clients) == 0 {
+		fmt.Fprintln(w, "no client yet")
+		return
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT\tUID\tCONTAINER\tROLE\tREQUESTS\tLAST SEEN\t")
+	for _, c := range st.Clients {
+		uid := "-"
+		if c.UID != nil {
+			uid = fmt.Sprint(*c.UID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s ago\t\n", c.Address, uid, orDash(c.Container), orDash(c.Role), c.Requests, ago(c.LastSeen, now))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// span formats a duration for people: 1h02m, 4m10s, 12s.
+func span(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%ds", int(d.Seconds()))
+}
+
+func ago(t, now time.Time) string { return span(now.Sub(t)) }
+
+func agoOrDash(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return ago(t, now) + " ago"
+}
+
+func until(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if d := t.Sub(now); d > 0 {
+		return span(d)
+	}
+	return "expired"
+}
+
+func inOrDash(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if d := t.Sub(now); d > 0 {
+		return "in " + span(d)
+	}
+	return "now"
+}
