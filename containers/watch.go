@@ -1,0 +1,218 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// errNotListed is an engine's health before its first list.
+var errNotListed = errors.New("not listed yet")
+
+// engine watches one container engine.
+type engine struct {
+	socket string
+	client *engineClient
+	ttl    time.Duration
+	log    *slog.Logger
+	kick   chan struct{} // asks the loop for a re-list; capacity 1
+
+	mu      sync.Mutex
+	byAddr  map[netip.Addr]Container
+	err     error         // last list error; errNotListed before the first
+	waiters chan struct{} // closed when a list that starts after now ends
+	down    bool          // a connection failure was logged
+}
+
+func newEngine(socket string, ttl time.Duration, log *slog.Logger) *engine {
+	return &engine{
+		socket: socket,
+		client: newEngineClient(socket),
+		ttl:    ttl,
+		log:    log,
+		kick:   make(chan struct{}, 1),
+		err:    errNotListed,
+	}
+}
+
+func (e *engine) find(addr netip.Addr) (Container, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.byAddr[addr]
+	return c, ok
+}
+
+func (e *engine) health() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// relist asks for a list that starts after this call and waits for it to
+// end, or for ctx.
+func (e *engine) relist(ctx context.Context) {
+	e.mu.Lock()
+	if e.waiters == nil {
+		e.waiters = make(chan struct{})
+	}
+	ch := e.waiters
+	e.mu.Unlock()
+	e.poke()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+func (e *engine) poke() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run keeps the engine's map current until ctx ends: it follows the event
+// stream, re-lists on events, on pokes and every TTL, and reconnects with
+// a growing pause when the engine is away.
+func (e *engine) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.listLoop(ctx)
+	}()
+	pause := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		err := e.client.events(ctx, func() {
+			pause = 250 * time.Millisecond
+			e.poke() // list what ran before the stream opened
+		}, e.handle)
+		if ctx.Err() != nil {
+			break
+		}
+		e.failed(err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, retryMax)
+	}
+	wg.Wait()
+}
+
+// listLoop lists containers when poked and every TTL.
+func (e *engine) listLoop(ctx context.Context) {
+	t := time.NewTicker(e.ttl)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.release()
+			return
+		case <-t.C:
+		case <-e.kick:
+		}
+		e.list(ctx)
+	}
+}
+
+// list reads the container list and replaces the map. Waiters registered
+// before it started are released when it ends, whatever the outcome.
+func (e *engine) list(ctx context.Context) {
+	e.mu.Lock()
+	ch := e.waiters
+	e.waiters = nil
+	e.mu.Unlock()
+	defer func() {
+		if ch != nil {
+			close(ch)
+		}
+	}()
+	cs, err := e.client.list(ctx)
+	if err != nil {
+		e.failed(err)
+		return
+	}
+	m := make(map[netip.Addr]Container, len(cs))
+	for _, c := range cs {
+		for _, a := range c.Addrs {
+			m[a] = c
+		}
+	}
+	e.mu.Lock()
+	e.byAddr = m
+	e.err = nil
+	wasDown := e.down
+	e.down = false
+	e.mu.Unlock()
+	if wasDown {
+		e.log.Info("container engine reachable", "containers", len(cs))
+	} else {
+		e.log.Debug("containers listed", "containers", len(cs))
+	}
+}
+
+// failed records that the engine could not be reached. The map is
+// dropped: while the engine is away its containers may change unseen.
+func (e *engine) failed(err error) {
+	e.mu.Lock()
+	e.err = err
+	e.byAddr = nil
+	wasDown := e.down
+	e.down = true
+	e.mu.Unlock()
+	if !wasDown {
+		e.log.Warn("container engine not reachable; its containers get no credentials until it is", "err", err)
+	}
+}
+
+// release frees lookups waiting for a list that will not come.
+func (e *engine) release() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.waiters != nil {
+		close(e.waiters)
+		e.waiters = nil
+	}
+}
+
+// handle applies one event. A container that stops loses its addresses at
+// once, before the re-list: its address may be handed to the next container
+// started, which must not inherit its role.
+func (e *engine) handle(ev apiEvent) {
+	id := ev.Actor.ID
+	if ev.Type == "network" {
+		id = ev.Actor.Attributes["container"]
+	}
+	e.log.Debug("container event", "type", ev.Type, "action", ev.Action, "id", short(id))
+	switch ev.Action {
+	case "die", "stop", "kill", "destroy", "pause", "disconnect":
+		e.forget(id)
+		e.poke()
+	case "start", "restart", "unpause", "connect", "rename", "update":
+		e.poke()
+	}
+}
+
+func (e *engine) forget(id string) {
+	if id == "" {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for a, c := range e.byAddr {
+		if c.ID == id {
+			delete(e.byAddr, a)
+		}
+	}
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
