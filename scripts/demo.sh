@@ -68,10 +68,12 @@ ENDPOINT=http://127.0.0.1:$PORT/
 note "imdsd's own environment holds the source credentials (here dummy ones for moto):"
 printf '%s$ AWS_ACCESS_KEY_ID=AKIADEMO AWS_SECRET_ACCESS_KEY=... imdsd serve --role-arn %s --sts-endpoint %s --listen 127.0.0.1:%s%s\n' \
 	"$G" "$ROLE_ARN" "$MOTO_URL" "$PORT" "$R"
+note "(plus a control socket and state file of its own, so it leaves an installed imdsd alone)"
 clean_env_cmd
 run_bg "$WORK/imdsd.log" "${CLEAN_ENV[@]}" AWS_ACCESS_KEY_ID=AKIADEMOSOURCE000001 AWS_SECRET_ACCESS_KEY=demo-source-secret \
 	"$IMDSD" serve --role-arn "$ROLE_ARN" --sts-endpoint "$MOTO_URL" --region "$REGION" \
-	--listen "127.0.0.1:$PORT" --log-format text
+	--listen "127.0.0.1:$PORT" --log-format text \
+	--control-socket "$WORK/control.sock" --state-file "$WORK/state.json"
 IMDSD_PID=$BG_PID
 wait_imdsd "http://127.0.0.1:$PORT" 30 || {
 	cat "$WORK/imdsd.log" >&2

@@ -89,7 +89,9 @@ say "moto: $MOTO_URL"
 mkdir -p "$WORK/out"
 
 # start_imdsd NAME MODE: starts an imdsd with --imdsv2 MODE on a free port
-# of 127.0.0.1 and [::1]; sets PORT_<NAME> and PID_<NAME>.
+# of 127.0.0.1 and [::1]; sets PORT_<NAME> and PID_<NAME>. Its control
+# socket and state file are its own, so it never meets another imdsd
+# (an installed service, the other daemon of this test).
 start_imdsd() {
 	local name=$1 mode=$2 port
 	port=$(free_port)
@@ -97,7 +99,8 @@ start_imdsd() {
 	run_bg "$WORK/imdsd-$name.log" "${CLEAN_ENV[@]}" \
 		AWS_ACCESS_KEY_ID=$SOURCE_KEY AWS_SECRET_ACCESS_KEY="$SOURCE_SECRET" \
 		"$IMDSD" serve --sts-endpoint "$MOTO_URL" --role-arn "$ROLE_ARN" --region "$REGION" \
-		--listen "127.0.0.1:$port" --listen "[::1]:$port" --imdsv2 "$mode" --log-format json
+		--listen "127.0.0.1:$port" --listen "[::1]:$port" --imdsv2 "$mode" --log-format json \
+		--control-socket "$WORK/control-$name.sock" --state-file "$WORK/state-$name.json"
 	printf -v "PID_$name" '%s' "$BG_PID"
 	printf -v "PORT_$name" '%s' "$port"
 	wait_imdsd "http://127.0.0.1:$port" 30 || {
@@ -111,15 +114,17 @@ start_imdsd() {
 # (token first) and adds its secret key and session token to SECRETS. They
 # stay in this shell's memory only, never in a file.
 remember_secrets() {
-	local url=$1 token role doc
+	local url=$1 token role doc pair
 	token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "$url/latest/api/token")
 	role=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url/latest/meta-data/iam/security-credentials/")
 	doc=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url/latest/meta-data/iam/security-credentials/$role")
-	mapfile -t -O "${#SECRETS[@]}" SECRETS < <(python3 -c '
+	pair=$(python3 -c '
 import json, sys
-d = json.loads(sys.argv[1])
-assert d["Code"] == "Success", d
-print(d["SecretAccessKey"]); print(d["Token"])' "$doc")
+d = json.load(sys.stdin)
+if d.get("Code") != "Success" or not d.get("SecretAccessKey") or not d.get("Token"):
+    sys.exit("not a Success credential document (Code %r)" % d.get("Code"))
+print(d["SecretAccessKey"]); print(d["Token"])' <<<"$doc") || die "credential document from $url: see above"
+	mapfile -t -O "${#SECRETS[@]}" SECRETS <<<"$pair"
 }
 
 # client NAME ENDPOINT: runs client NAME with only ENDPOINT as a credential

@@ -112,8 +112,12 @@ func e2eStartDaemon(tb testing.TB, bin, name string, sourceEnv []string, args ..
 	tb.Helper()
 	d := &e2eDaemon{name: name, port: e2eFreePort(tb), out: &e2eBuffer{}, done: make(chan struct{})}
 	port := strconv.Itoa(d.port)
+	// A control socket and state file of its own: it must not meet another
+	// imdsd (an installed service, the test's other daemon).
+	dir := tb.TempDir()
 	args = append([]string{"serve", "--listen", "127.0.0.1:" + port, "--listen", "[::1]:" + port,
-		"--log-format", "json"}, args...)
+		"--log-format", "json", "--control-socket", filepath.Join(dir, "control.sock"),
+		"--state-file", filepath.Join(dir, "state.json")}, args...)
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Env = e2eCleanEnv(sourceEnv...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
