@@ -1,0 +1,448 @@
+package roles
+
+// Fault tests: the real aws-sdk-go-v2 STS client and stscreds provider,
+// pointed at a fake STS (httptest) that can be down, fail with any STS
+// error code, or hang; time is the fake clock, so an hour of outage takes
+// milliseconds. Each test asserts the numbers the issue states: the last
+// good set is served while it has more than GraceRemaining left, nothing
+// expired is ever served, and the refresher recovers within one backoff
+// step once STS answers.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// stsFault is how the fake STS answers.
+type stsFault struct {
+	status int    // HTTP status of an error answer; 0: success
+	code   string // STS error code
+	hang   bool   // hold the request until released or 30 s pass
+	drop   bool   // close the connection without an answer
+}
+
+var (
+	stsHealthy      = stsFault{}
+	stsDown         = stsFault{drop: true}
+	stsHang         = stsFault{hang: true}
+	stsInternal     = stsFault{status: 500, code: "InternalFailure"}
+	stsThrottling   = stsFault{status: 400, code: "Throttling"}
+	stsAccessDenied = stsFault{status: 403, code: "AccessDenied"}
+	stsExpiredToken = stsFault{status: 400, code: "ExpiredToken"}
+	stsRevoked      = stsFault{status: 403, code: "InvalidClientTokenId"}
+)
+
+// fakeSTS answers AssumeRole with credentials that expire an hour after the
+// fake clock's now, or with the fault set.
+type fakeSTS struct {
+	clk     *fakeClock
+	srv     *httptest.Server
+	mu      sync.Mutex
+	fault   stsFault
+	release chan struct{}
+	calls   atomic.Int64 // HTTP requests received
+	hanging atomic.Int64 // requests being held now
+	issued  atomic.Int64
+}
+
+const fakeSecretMark = "fake-secret-do-not-log"
+
+func newFakeSTS(t *testing.T, clk *fakeClock) *fakeSTS {
+	t.Helper()
+	f := &fakeSTS{clk: clk, release: make(chan struct{})}
+	f.srv = httptest.NewServer(f)
+	t.Cleanup(func() {
+		f.set(stsHealthy)
+		f.srv.Close()
+	})
+	return f
+}
+
+// set changes the answer; it releases requests held by a hang.
+func (f *fakeSTS) set(fault stsFault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fault.hang && !fault.hang {
+		close(f.release)
+		f.release = make(chan struct{})
+	}
+	f.fault = fault
+}
+
+func (f *fakeSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	_ = r.ParseForm()
+	f.mu.Lock()
+	fault, release := f.fault, f.release
+	f.mu.Unlock()
+	switch {
+	case r.Form.Get("Action") != "AssumeRole":
+		http.Error(w, "unexpected action "+r.Form.Get("Action"), http.StatusBadRequest)
+		return
+	case fault.drop:
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			c.Close()
+		}
+		return
+	case fault.hang:
+		f.hanging.Add(1)
+		defer f.hanging.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		case <-time.After(30 * time.Second):
+		}
+		f.mu.Lock()
+		fault = f.fault
+		f.mu.Unlock()
+		if fault.hang {
+			http.Error(w, "hung for 30 s", http.StatusGatewayTimeout)
+			return
+		}
+	}
+	if fault.status != 0 {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(fault.status)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>fake %s</Message></Error><RequestId>fake</RequestId></ErrorResponse>`, fault.code, fault.code)
+		return
+	}
+	n := f.issued.Add(1)
+	exp := f.clk.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/demo/s</Arn><AssumedRoleId>AROAFAKE:s</AssumedRoleId></AssumedRoleUser>
+<Credentials><AccessKeyId>ASIAFAKE%012d</AccessKeyId><SecretAccessKey>%s-%d</SecretAccessKey><SessionToken>token-%d-%s</SessionToken><Expiration>%s</Expiration></Credentials>
+</AssumeRoleResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></AssumeRoleResponse>`, n, fakeSecretMark, n, n, fakeSecretMark, exp)
+}
+
+// stsFetcher is the production fetch path (an stscreds AssumeRole provider
+// on an sts.Client, two attempts per call as loadConfig sets) pointed at
+// url, with the retry delay taken out so a test does not sleep.
+func stsFetcher(url string) Fetcher {
+	client := sts.New(sts.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIASOURCEFAKE", "source-secret-"+fakeSecretMark, ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 2
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		}),
+	})
+	p := stscreds.NewAssumeRoleProvider(client, "arn:aws:iam::123456789012:role/demo", func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = "faults"
+		o.Duration = DefaultDuration
+	})
+	return FetcherFunc(p.Retrieve)
+}
+
+// faultRig is a Refresher on a fake clock fetching from a fake STS.
+type faultRig struct {
+	*harness
+	sts *fakeSTS
+}
+
+// startFaultRig starts the refresher with jitter and backoff draws fixed
+// at 0.5. When wait is true it waits for the first fetch to finish.
+func startFaultRig(t *testing.T, url string, sts *fakeSTS, clk *fakeClock, fetchTimeout time.Duration) *faultRig {
+	t.Helper()
+	logs := &syncBuffer{}
+	r, err := NewRefresher(RefresherOptions{
+		Name:         "demo",
+		Fetcher:      stsFetcher(url),
+		Clock:        clk,
+		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
+		Rand:         func() float64 { return 0.5 },
+		FetchTimeout: fetchTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	h := &harness{clk: clk, r: r, logs: logs, stop: func() { cancel(); <-done }}
+	t.Cleanup(func() {
+		h.stop()
+		if strings.Contains(logs.String(), fakeSecretMark) {
+			t.Errorf("logs contain a secret:\n%s", logs.String())
+		}
+	})
+	clk.waitBlocked(t)
+	return &faultRig{harness: h, sts: sts}
+}
+
+// walk advances the clock minute by minute for d and checks at each step
+// that whatever is served has more than GraceRemaining left and has not
+// expired. It returns the minutes served and refused.
+func (g *faultRig) walk(t *testing.T, d time.Duration) (served, refused int) {
+	t.Helper()
+	for step := time.Duration(0); step < d; step += time.Minute {
+		g.advance(t, time.Minute)
+		c, err := g.r.Credentials()
+		if err != nil {
+			refused++
+			continue
+		}
+		served++
+		now := g.clk.Now()
+		if !c.Expires.After(now) {
+			t.Fatalf("served credentials that expired at %s (now %s)", c.Expires, now)
+		}
+		if left := c.Expires.Sub(now); left < DefaultGraceRemaining {
+			t.Fatalf("served credentials with %s left, under the %s grace floor", left, DefaultGraceRemaining)
+		}
+	}
+	return served, refused
+}
+
+// recoversWithinOneStep clears the fault and checks that fresh credentials
+// are served after at most one backoff step (BackoffMax) of fake time.
+func (g *faultRig) recoversWithinOneStep(t *testing.T, old string) {
+	t.Helper()
+	g.sts.set(stsHealthy)
+	g.advance(t, DefaultBackoffMax)
+	c, err := g.r.Credentials()
+	if err != nil {
+		t.Fatalf("one backoff step (%s) after STS recovered: %v", DefaultBackoffMax, err)
+	}
+	if c.AccessKeyID == old {
+		t.Fatalf("one backoff step after STS recovered: still the old set")
+	}
+	if left := c.Expires.Sub(g.clk.Now()); left < DefaultMinRemaining {
+		t.Fatalf("after recovery: %s left, want at least %s", left, DefaultMinRemaining)
+	}
+}
+
+// TestFaults_STSDownAtStart: nothing listens where STS should be when the
+// refresher starts. It serves nothing (never a made-up set), retries on
+// the backoff schedule, and has credentials one backoff step after STS
+// comes up.
+func TestFaults_STSDownAtStart(t *testing.T) {
+	clk := newFakeClock()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // connection refused from now on
+	g := startFaultRig(t, "http://"+addr, nil, clk, 0)
+	served, refused := g.walk(t, 5*time.Minute)
+	if served != 0 || refused != 5 {
+		t.Fatalf("STS down for 5m at start: served %d minutes, refused %d; want 0 and 5", served, refused)
+	}
+	st := g.r.Stats()
+	// Backoff with the draw at 0.5 is 0.75 of each step: 0.75s 1.5s 3s 6s
+	// 12s 24s, then 0.75×BackoffMax: in 5 minutes, the first call, the
+	// ramp, and one call per 0.75×BackoffMax after it.
+	if st.Fetches < 8 || st.Fetches > 20 || st.Failures != st.Fetches {
+		t.Fatalf("fetches in 5m of STS down = %d (failures %d), want 8..20, all failed", st.Fetches, st.Failures)
+	}
+	// STS comes up on that very address.
+	sts := &fakeSTS{clk: clk, release: make(chan struct{})}
+	srv := httptest.NewUnstartedServer(sts)
+	srv.Listener, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	srv.Start()
+	defer srv.Close()
+	g.sts = sts
+	g.recoversWithinOneStep(t, "")
+	if n := sts.calls.Load(); n != 1 {
+		t.Errorf("STS calls to recover = %d, want 1", n)
+	}
+	t.Logf("STS down at start: %d failed fetches in 5 minutes, recovered with 1 STS call within one backoff step", st.Failures)
+}
+
+// TestFaults_STSDownForAnHour: healthy, then STS unreachable for an hour.
+// The last good set is served until it has 15 minutes left, then refused
+// (never served expired); STS is asked at most once per backoff step; one
+// step after STS is back, fresh credentials are served.
+func TestFaults_STSDownForAnHour(t *testing.T) {
+	clk := newFakeClock()
+	sts := newFakeSTS(t, clk)
+	g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
+	first, err := g.r.Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts.set(stsDown)
+	before := sts.calls.Load()
+	served, refused := g.walk(t, time.Hour)
+	// The set expires 60m after the start; it is served while more than
+	// 15m are left: minutes 1..44 (at 45, exactly 15m are left, still
+	// served), refused from 46 on.
+	if served != 45 || refused != 15 {
+		t.Fatalf("hour of STS down: served %d minutes, refused %d; want 45 and 15", served, refused)
+	}
+	calls := sts.calls.Load() - before
+	// Refreshes start at 27m30s (expiry − 30m − jitter 2m30s); 32m30s of
+	// failures, each fetch two HTTP attempts, at most one fetch per 0.75 s
+	// ramp step then per 45 s.
+	if calls < 2*40 || calls > 2*60 {
+		t.Fatalf("STS HTTP calls during the hour = %d, want 80..120 (bounded by the backoff)", calls)
+	}
+	g.recoversWithinOneStep(t, first.AccessKeyID)
+	t.Logf("STS down for an hour: served %d of 60 minutes from the last good set, %d STS calls, recovered within one backoff step", served, calls)
+}
+
+// TestFaults_STSErrors: STS answers an error from minute 1. The last good
+// set is served while it has more than 15 minutes left; after that the
+// refusal names the STS error code; recovery takes one backoff step.
+func TestFaults_STSErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault stsFault
+	}{
+		{"500 InternalFailure", stsInternal},
+		{"400 Throttling", stsThrottling},
+		{"403 AccessDenied", stsAccessDenied},
+		{"source credentials expired (400 ExpiredToken)", stsExpiredToken},
+		{"source credentials revoked (403 InvalidClientTokenId)", stsRevoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			sts := newFakeSTS(t, clk)
+			g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
+			first, _ := g.r.Credentials()
+			sts.set(tc.fault)
+			served, refused := g.walk(t, 50*time.Minute)
+			if served != 45 || refused != 5 {
+				t.Fatalf("served %d minutes, refused %d; want 45 and 5", served, refused)
+			}
+			_, err := g.r.Credentials()
+			if err == nil || !strings.Contains(err.Error(), tc.fault.code) {
+				t.Fatalf("refusal = %v, want it to name %s", err, tc.fault.code)
+			}
+			if strings.Contains(err.Error(), fakeSecretMark) {
+				t.Fatalf("refusal carries a secret: %v", err)
+			}
+			g.recoversWithinOneStep(t, first.AccessKeyID)
+		})
+	}
+}
+
+// TestFaults_STSHangs: STS holds the refresh request (as for 30 s). The
+// request path reads from memory: the median time of Credentials while a
+// fetch hangs is within 2× the median while STS is healthy, measured in
+// this run. The hung fetch is abandoned at FetchTimeout and retried.
+func TestFaults_STSHangs(t *testing.T) {
+	clk := newFakeClock()
+	sts := newFakeSTS(t, clk)
+	g := startFaultRig(t, sts.srv.URL, sts, clk, 500*time.Millisecond)
+	first, _ := g.r.Credentials()
+	healthyA := credentialTimings(t, g.r, 201)
+
+	sts.set(stsHang)
+	clk.Jump(35 * time.Minute) // due: 25 minutes left
+	if _, err := g.r.Credentials(); err != nil {
+		t.Fatalf("25m left with a refresh due: %v", err)
+	}
+	waitFor(t, "a fetch hanging in STS", func() bool { return sts.hanging.Load() == 1 })
+	hung := credentialTimings(t, g.r, 201)
+	stillHanging := sts.hanging.Load() == 1
+	waitFor(t, "the hung fetch to be abandoned", func() bool { return g.r.Stats().Failures >= 1 })
+	sts.set(stsHealthy)
+	healthyB := credentialTimings(t, g.r, 201)
+
+	if !stillHanging {
+		t.Fatal("the fetch stopped hanging before the measurement ended; the measurement proves nothing")
+	}
+	healthy := median(append(healthyA, healthyB...))
+	ratio := float64(median(hung)) / float64(healthy)
+	t.Logf("median Credentials() batch: healthy %s, STS hanging %s, ratio %.2f", healthy, median(hung), ratio)
+	if ratio >= 2 {
+		t.Fatalf("median while STS hangs is %.2f× the healthy median, want under 2", ratio)
+	}
+	g.recoversWithinOneStep(t, first.AccessKeyID)
+}
+
+// credentialTimings times n batches of 100 Credentials calls.
+func credentialTimings(t *testing.T, r *Refresher, n int) []time.Duration {
+	t.Helper()
+	out := make([]time.Duration, n)
+	for i := range out {
+		start := time.Now()
+		for range 100 {
+			if _, err := r.Credentials(); err != nil {
+				t.Fatalf("Credentials: %v", err)
+			}
+		}
+		out[i] = time.Since(start)
+	}
+	return out
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// waitFor polls cond in real time, bounded (the loop and STS run on real
+// goroutines); it asserts no duration.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFaults_WallClockJumps: a jump forward past the expiry (resume from
+// suspend) refuses the stale set at once and refreshes at once, with one
+// STS call; a jump back neither refreshes nor refuses, and the refresh
+// still comes before the set is under GraceRemaining.
+func TestFaults_WallClockJumps(t *testing.T) {
+	t.Run("forward", func(t *testing.T) {
+		clk := newFakeClock()
+		sts := newFakeSTS(t, clk)
+		g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
+		old, _ := g.r.Credentials()
+		clk.Jump(2 * time.Hour)
+		if _, err := g.r.Credentials(); err == nil {
+			t.Fatal("served a set that expired during the suspend")
+		}
+		waitFor(t, "the refresh after resume", func() bool { return sts.issued.Load() == 2 })
+		waitFor(t, "the new set", func() bool { c, err := g.r.Credentials(); return err == nil && c.AccessKeyID != old.AccessKeyID })
+		if n := sts.calls.Load(); n != 2 {
+			t.Errorf("STS calls = %d, want 2 (start, resume)", n)
+		}
+	})
+	t.Run("back", func(t *testing.T) {
+		clk := newFakeClock()
+		sts := newFakeSTS(t, clk)
+		g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
+		clk.Jump(-2 * time.Hour)
+		served, refused := g.walk(t, 10*time.Minute)
+		if served != 10 || refused != 0 || sts.calls.Load() != 1 {
+			t.Fatalf("10m after a 2h jump back: served %d, refused %d, STS calls %d; want 10, 0, 1", served, refused, sts.calls.Load())
+		}
+		// The set's expiry is now 3h ahead on the wall clock: walking
+		// on, it is refreshed before it has under GraceRemaining left.
+		served, refused = g.walk(t, 3*time.Hour)
+		if refused != 0 || sts.issued.Load() < 2 {
+			t.Fatalf("3h further: refused %d minutes, STS sets %d; want 0 refused and a refresh", refused, sts.issued.Load())
+		}
+	})
+}
