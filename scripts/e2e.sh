@@ -172,6 +172,15 @@ start_imdsd req required
 	remember_secrets "http://127.0.0.1:$PORT_req"
 }
 
+# The required daemon really requires a token, so the clients that pass
+# against it used IMDSv2.
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_req/latest/meta-data/iam/security-credentials/")
+if [[ $code == 401 ]]; then
+	pass imdsv2 "--imdsv2 required answers a GET without a token with 401"
+else
+	fail imdsv2 "--imdsv2 required answered a GET without a token with $code, want 401"
+fi
+
 CLIENTS=(cli-v1 cli-v2 boto3 js-v3 go-v2)
 say "each client, with no credentials of its own, asks STS who it is"
 # The endpoint ends in a slash, as the README tells users to set it: the AWS

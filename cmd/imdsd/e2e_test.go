@@ -61,6 +61,17 @@ func TestE2E(t *testing.T) {
 		secrets = append(secrets, doc.SecretAccessKey, doc.Token)
 	}
 
+	t.Run("required-refuses-v1", func(t *testing.T) {
+		// So the clients that pass against it used IMDSv2 tokens.
+		resp, err := http.Get(required.url("::1") + "latest/meta-data/iam/security-credentials/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET without a token: got status %d, want 401", resp.StatusCode)
+		}
+	})
 	// Both address families and both IMDSv2 modes, for every client.
 	endpoints := []struct{ name, url string }{
 		{"ipv4/optional", optional.url("127.0.0.1")},
