@@ -45,6 +45,9 @@ type Status struct {
 	Started     time.Time      `json:"started"`
 	ConfigFile  string         `json:"config_file,omitempty"`
 	Listen      []string       `json:"listen"`
+	Region      string         `json:"region,omitempty"`
+	STSEndpoint string         `json:"sts_endpoint,omitempty"` // "" means AWS's regional endpoint
+	InstanceID  string         `json:"instance_id,omitempty"`
 	DefaultRole string         `json:"default_role"`
 	Roles       []RoleStatus   `json:"roles"`
 	Clients     []ClientStatus `json:"clients"`

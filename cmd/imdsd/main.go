@@ -41,6 +41,7 @@ func commands() []command {
 		{"mfa", "mfa [CODE]: open an MFA session for roles that need one", runMFA},
 		{"creds", "print a role's credentials (credential_process, env or json)", runCreds},
 		{"env", "print the environment that points SDKs at the daemon (--docker: docker run flags)", runEnv},
+		{"doctor", "check everything between SDKs and their credentials; say what to fix", runDoctor},
 	}
 }
 

@@ -33,6 +33,8 @@ type ops struct {
 	started time.Time
 	metrics *metrics.Metrics // nil when metrics_listen is off
 	reload  reloadFunc       // nil: reload is refused
+	// instanceID is the instance ID the server serves, for status.
+	instanceID string
 
 	cfg atomic.Pointer[Config]
 	set atomic.Pointer[roleSet]
@@ -70,6 +72,10 @@ func newOps(ctx context.Context, cfg Config, log *slog.Logger) (*ops, error) {
 	}
 	o.cfg.Store(&cfg)
 	o.set.Store(set)
+	o.instanceID = cfg.InstanceID
+	if o.instanceID == "" {
+		o.instanceID = imds.DefaultInstanceID()
+	}
 	if name, err := readState(o.stateFile()); err != nil {
 		log.Warn("state file unreadable; using the configured default role", "file", o.stateFile(), "err", err)
 	} else if name != "" && set.has(name) {

@@ -109,6 +109,11 @@ func (o *ops) status() control.Status {
 	o.mu.Unlock()
 	set := o.set.Load()
 	st.DefaultRole = o.defaultRole(set)
+	cfg := o.cfg.Load()
+	st.STSEndpoint, st.InstanceID = cfg.STSEndpoint, o.instanceID
+	if e, ok := set.byName[st.DefaultRole]; ok {
+		st.Region = e.role.Region
+	}
 	for _, name := range set.order {
 		rs := roleStatus(set.byName[name], o.now())
 		rs.Default = name == st.DefaultRole
