@@ -86,7 +86,9 @@ type result struct {
 }
 
 func pass(format string, a ...any) result { return result{ok: true, msg: fmt.Sprintf(format, a...)} }
-func skip(format string, a ...any) result { return result{ok: true, skip: true, msg: fmt.Sprintf(format, a...)} }
+func skip(format string, a ...any) result {
+	return result{ok: true, skip: true, msg: fmt.Sprintf(format, a...)}
+}
 func fail(fix, format string, a ...any) result {
 	return result{msg: fmt.Sprintf(format, a...), fix: fix}
 }
