@@ -33,6 +33,7 @@ var ErrInvalidMFADuration = errors.New("MFA session duration must be between 15m
 // a daemon with no terminal can serve an MFA-protected role for up to
 // 36 hours per code.
 type MFASession struct {
+	key      string
 	serial   string
 	duration time.Duration
 	client   *sts.Client // signs with the source credentials
@@ -79,6 +80,7 @@ func NewMFASession(ctx context.Context, opts MFAOptions) (*MFASession, error) {
 	}
 	cfg.Region = firstNonEmpty(opts.Region, cfg.Region, FallbackRegion)
 	return &MFASession{
+		key:      mfaKey(opts),
 		serial:   opts.Serial,
 		duration: opts.Duration,
 		client:   sts.NewFromConfig(cfg, endpointOption(opts.STSEndpoint)),
@@ -95,6 +97,15 @@ func endpointOption(endpoint string) func(*sts.Options) {
 		}
 	}
 }
+
+// mfaKey tells sessions apart: two roles whose sessions would be opened
+// with the same device, source credentials and endpoint share one.
+func mfaKey(o MFAOptions) string {
+	return o.Serial + "\x00" + o.SourceProfile + "\x00" + o.Region + "\x00" + o.STSEndpoint + "\x00" + o.Duration.String()
+}
+
+// Key identifies the session's device, source credentials and endpoint.
+func (m *MFASession) Key() string { return m.key }
 
 // Serial returns the MFA device the session is for.
 func (m *MFASession) Serial() string { return m.serial }
@@ -157,8 +168,10 @@ func (m *MFASession) Retrieve(context.Context) (aws.Credentials, error) {
 // (or the role of spec.Profile when that profile names role_arn,
 // source_profile and mfa_serial) with the session's credentials. serial
 // overrides the profile's mfa_serial. It reports ok=false, and does nothing,
-// when the role needs no MFA. It makes no network call.
-func ResolveMFA(ctx context.Context, spec Spec, serial string, duration time.Duration) (r Resolved, m *MFASession, ok bool, err error) {
+// when the role needs no MFA. It makes no network call. A session in
+// sessions with the same Key is reused rather than opened anew, so that a
+// config reload keeps the MFA session the user already entered a code for.
+func ResolveMFA(ctx context.Context, spec Spec, serial string, duration time.Duration, sessions map[string]*MFASession) (r Resolved, m *MFASession, ok bool, err error) {
 	source := spec.Profile
 	if spec.RoleARN == "" && spec.Profile != "" {
 		shared, err := config.LoadSharedConfigProfile(ctx, spec.Profile, sharedFiles)
@@ -184,12 +197,17 @@ func ResolveMFA(ctx context.Context, spec Spec, serial string, duration time.Dur
 	if err := ValidateARN(spec.RoleARN); err != nil {
 		return Resolved{}, nil, false, err
 	}
-	m, err = NewMFASession(ctx, MFAOptions{
+	opts := MFAOptions{
 		Serial: serial, SourceProfile: source, Region: spec.Region,
 		STSEndpoint: spec.STSEndpoint, Duration: duration,
-	})
-	if err != nil {
-		return Resolved{}, nil, false, err
+	}
+	if opts.Duration == 0 {
+		opts.Duration = DefaultMFASessionDuration
+	}
+	if m = sessions[mfaKey(opts)]; m == nil {
+		if m, err = NewMFASession(ctx, opts); err != nil {
+			return Resolved{}, nil, false, err
+		}
 	}
 	r, err = m.Resolve(spec)
 	return r, m, err == nil, err

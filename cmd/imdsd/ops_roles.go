@@ -21,6 +21,9 @@ import (
 
 // roleDef is one role the config defines, before resolution.
 type roleDef struct {
+	// Name is the role's config name (a key of roles:); "" for the flat
+	// role, which is named after its ARN.
+	Name         string
 	Spec         roles.Spec // MFAToken is never set: no daemon prompts
 	MFASerial    string
 	MFADuration  time.Duration
@@ -31,7 +34,16 @@ type roleDef struct {
 // default. The config holds one role today; a multi-role config plugs in
 // here, and everything after (reload, use, status) works per role name.
 func roleDefs(cfg Config) []roleDef {
-	return []roleDef{{
+	var defs []roleDef
+	if cfg.RoleARN != "" || cfg.Profile != "" || len(cfg.Roles) == 0 {
+		defs = append(defs, flatRoleDef(cfg))
+	}
+	return append(defs, namedRoleDefs(cfg)...) // config_multi_roles.go
+}
+
+// flatRoleDef is the role of the flat keys (role_arn, profile, ...).
+func flatRoleDef(cfg Config) roleDef {
+	return roleDef{
 		Spec: roles.Spec{
 			RoleARN:     cfg.RoleARN,
 			Profile:     cfg.Profile,
@@ -44,7 +56,7 @@ func roleDefs(cfg Config) []roleDef {
 		MFASerial:    cfg.MFASerial,
 		MFADuration:  cfg.MFASessionDuration,
 		MinRemaining: cfg.MinRemaining,
-	}}
+	}
 }
 
 // roleEntry is one resolved role and its refresher.
@@ -67,9 +79,10 @@ type roleEntry struct {
 type fetchObserver func(role, code string)
 
 // resolveRole resolves def and builds its refresher; it starts nothing.
-func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fetchObserver) (*roleEntry, error) {
+// An MFA session of sessions with the same key is reused.
+func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession) (*roleEntry, error) {
 	e := &roleEntry{def: def, fetched: make(chan struct{})}
-	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec, def.MFASerial, def.MFADuration)
+	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec, def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +183,7 @@ func (e *roleEntry) waitFetched(ctx context.Context, limit time.Duration) {
 // sameDef reports whether two definitions would resolve the same role the
 // same way, so a reload can keep the running refresher.
 func sameDef(a, b roleDef) bool {
-	return a.Spec.RoleARN == b.Spec.RoleARN && a.Spec.Profile == b.Spec.Profile &&
+	return a.Name == b.Name && a.Spec.RoleARN == b.Spec.RoleARN && a.Spec.Profile == b.Spec.Profile &&
 		a.Spec.Region == b.Spec.Region && a.Spec.STSEndpoint == b.Spec.STSEndpoint &&
 		a.Spec.SessionName == b.Spec.SessionName && a.Spec.Duration == b.Spec.Duration &&
 		a.Spec.ExternalID == b.Spec.ExternalID && a.MFASerial == b.MFASerial &&
@@ -191,12 +204,26 @@ func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
 // whose definition did not change. It starts nothing.
 func buildSet(ctx context.Context, cfg Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
 	set := &roleSet{byName: map[string]*roleEntry{}}
+	sessions := map[string]*roles.MFASession{}
+	if prev != nil {
+		for _, e := range prev.byName {
+			if e.mfa != nil {
+				sessions[e.mfa.Key()] = e.mfa
+			}
+		}
+	}
 	for i, def := range roleDefs(cfg) {
-		e, err := resolveRole(ctx, def, log, observe)
+		e, err := resolveRole(ctx, def, log, observe, sessions)
 		if err != nil {
 			return nil, err
 		}
+		if e.mfa != nil {
+			sessions[e.mfa.Key()] = e.mfa // roles on one device share its session
+		}
 		name := e.role.Name
+		if def.Name != "" {
+			name = def.Name
+		}
 		if old, ok := prev.lookup(name); ok && sameDef(old.def, def) {
 			e = old
 		}
