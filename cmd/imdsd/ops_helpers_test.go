@@ -1,0 +1,262 @@
+package main
+
+// Helpers of the ops tests: an imdsd daemon run as a subprocess with its
+// own control socket, state file and config file, and in-process calls of
+// the client commands against it.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imdsd/imdsd/control"
+)
+
+// opsBuffer collects a subprocess's output while the test reads it.
+type opsBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *opsBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *opsBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// opsBinary builds imdsd into a directory of the test.
+func opsBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "imdsd")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build imdsd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func opsFreePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// opsEnv is a clean environment: no AWS_* variable, no shared files, no
+// proxy, source credentials that moto accepts, and runtime and state
+// directories of the test.
+func opsEnv(dir string, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasSuffix(strings.ToLower(k), "_proxy") || k == "XDG_RUNTIME_DIR" || k == "XDG_STATE_HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
+		"AWS_ACCESS_KEY_ID=AKIAEXAMPLEOPS000001", "AWS_SECRET_ACCESS_KEY=ops-source-secret",
+		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	return append(env, extra...)
+}
+
+// opsDaemon is one `imdsd serve --config FILE` subprocess.
+type opsDaemon struct {
+	bin, dir, config, socket string
+	port                     int
+	cmd                      *exec.Cmd
+	out                      *opsBuffer
+	done                     chan struct{}
+}
+
+// opsConfig is the YAML config of a test daemon: listen, control socket,
+// state file and STS endpoint, plus extra lines.
+func (d *opsDaemon) writeConfig(tb testing.TB, stsURL string, extra ...string) {
+	tb.Helper()
+	lines := []string{
+		"listen: 127.0.0.1:" + strconv.Itoa(d.port),
+		"control_socket: " + d.socket,
+		"state_file: " + filepath.Join(d.dir, "state.json"),
+		"sts_endpoint: " + stsURL,
+		"region: us-east-1",
+		"log_format: json",
+	}
+	lines = append(lines, extra...)
+	if err := os.WriteFile(d.config, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// startOpsDaemon writes the config and starts the daemon; it waits for
+// the control socket to answer. The test's cleanup stops it.
+func startOpsDaemon(tb testing.TB, bin, stsURL string, extra ...string) *opsDaemon {
+	tb.Helper()
+	dir := tb.TempDir()
+	d := &opsDaemon{bin: bin, dir: dir, config: filepath.Join(dir, "imdsd.yaml"), socket: filepath.Join(dir, "control.sock"),
+		port: opsFreePort(tb), out: &opsBuffer{}}
+	d.writeConfig(tb, stsURL, extra...)
+	d.start(tb)
+	tb.Cleanup(func() { d.stop(tb) })
+	return d
+}
+
+func (d *opsDaemon) start(tb testing.TB) {
+	tb.Helper()
+	d.done = make(chan struct{})
+	d.cmd = exec.Command(d.bin, "serve", "--config", d.config)
+	d.cmd.Env = opsEnv(d.dir)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		tb.Fatalf("start imdsd: %v", err)
+	}
+	done := d.done
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-done:
+			tb.Fatalf("imdsd exited at start:\n%s", d.out)
+		default:
+		}
+		if err := (control.Client{Path: d.socket}).Call(context.Background(), control.CmdStatus, nil, nil); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("imdsd's control socket did not answer within 30s:\n%s", d.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends the daemon with SIGTERM (SIGKILL after 10 s).
+func (d *opsDaemon) stop(tb testing.TB) {
+	tb.Helper()
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		tb.Errorf("imdsd did not stop within 10s of SIGTERM")
+	}
+}
+
+func (d *opsDaemon) url() string { return "http://127.0.0.1:" + strconv.Itoa(d.port) }
+
+// ctl runs an imdsd client command in-process against the daemon.
+func (d *opsDaemon) ctl(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	full := append([]string{args[0], "--socket", d.socket}, args[1:]...)
+	code = run(context.Background(), full, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// status returns the daemon's status.
+func (d *opsDaemon) status(tb testing.TB) control.Status {
+	tb.Helper()
+	code, out, errOut := d.ctl("status", "--json")
+	if code != 0 {
+		tb.Fatalf("status --json: exit %d: %s", code, errOut)
+	}
+	var st control.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		tb.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// waitRole polls status until role is in state.
+func (d *opsDaemon) waitRole(tb testing.TB, role, state string) control.RoleStatus {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last control.Status
+	for time.Now().Before(deadline) {
+		last = d.status(tb)
+		for _, r := range last.Roles {
+			if r.Name == role && r.State == state {
+				return r
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("role %s did not reach state %s within 30s: %+v\n%s", role, state, last.Roles, d.out)
+	return control.RoleStatus{}
+}
+
+// opsCredDoc is the part of an IMDS credential document the tests read.
+type opsCredDoc struct {
+	Code, Message, AccessKeyID, SecretAccessKey, Token, Expiration string
+}
+
+// opsFetchCredentials does what an SDK does: token, role listing, document.
+// It returns the role name listed and the document.
+func opsFetchCredentials(client *http.Client, base string) (string, opsCredDoc, error) {
+	do := func(method, path, tok string) ([]byte, error) {
+		req, _ := http.NewRequest(method, base+path, nil)
+		if tok == "" {
+			req.Header.Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "60")
+		} else {
+			req.Header.Set("X-Aws-Ec2-Metadata-Token", tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		}
+		return b, err
+	}
+	tok, err := do(http.MethodPut, "/latest/api/token", "")
+	if err != nil {
+		return "", opsCredDoc{}, err
+	}
+	name, err := do(http.MethodGet, "/latest/meta-data/iam/security-credentials/", string(tok))
+	if err != nil {
+		return "", opsCredDoc{}, err
+	}
+	b, err := do(http.MethodGet, "/latest/meta-data/iam/security-credentials/"+string(name), string(tok))
+	if err != nil {
+		return string(name), opsCredDoc{}, err
+	}
+	var doc struct {
+		Code, Message, AccessKeyId, SecretAccessKey, Token, Expiration string
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return string(name), opsCredDoc{}, err
+	}
+	if doc.Code != "Success" {
+		return string(name), opsCredDoc{}, fmt.Errorf("credential document: %s: %s", doc.Code, doc.Message)
+	}
+	return string(name), opsCredDoc{doc.Code, doc.Message, doc.AccessKeyId, doc.SecretAccessKey, doc.Token, doc.Expiration}, nil
+}
