@@ -66,8 +66,8 @@ if ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(s
 fi
 ENDPOINT=http://127.0.0.1:$PORT/
 note "imdsd's own environment holds the source credentials (here dummy ones for moto):"
-printf '%s$ AWS_ACCESS_KEY_ID=AKIADEMO AWS_SECRET_ACCESS_KEY=... imdsd serve --role-arn %s --sts-endpoint %s --listen 127.0.0.1:%s%s\n' \
-	"$G" "$ROLE_ARN" "$MOTO_URL" "$PORT" "$R"
+printf '%s$ AWS_ACCESS_KEY_ID=AKIADEMO AWS_SECRET_ACCESS_KEY=... imdsd serve --role-arn %s --sts-endpoint %s --region %s --listen 127.0.0.1:%s%s\n' \
+	"$G" "$ROLE_ARN" "$MOTO_URL" "$REGION" "$PORT" "$R"
 note "(plus a control socket and state file of its own, so it leaves an installed imdsd alone)"
 clean_env_cmd
 run_bg "$WORK/imdsd.log" "${CLEAN_ENV[@]}" AWS_ACCESS_KEY_ID=AKIADEMOSOURCE000001 AWS_SECRET_ACCESS_KEY=demo-source-secret \
@@ -81,6 +81,7 @@ wait_imdsd "http://127.0.0.1:$PORT" 30 || {
 }
 note "imdsd's log:"
 sed 's/^/    /' "$WORK/imdsd.log"
+seen=$(wc -l <"$WORK/imdsd.log")
 
 step "3. It answers like the EC2 instance metadata service"
 show curl -s "${ENDPOINT}latest/meta-data/iam/security-credentials/"
@@ -100,6 +101,9 @@ case $arn in
 arn:aws:sts::123456789012:assumed-role/demo-role/*) ;;
 *) die "expected the demo-role's assumed-role ARN, got $arn" ;;
 esac
+
+note "What imdsd logged meanwhile (never a secret: at most the access key's last four characters):"
+tail -n +"$((seen + 1))" "$WORK/imdsd.log" | sed 's/^/    /'
 
 step "5. Stopping what the demo started"
 stop_pid "$IMDSD_PID" || die "imdsd did not stop cleanly"
