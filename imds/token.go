@@ -34,7 +34,10 @@ const (
 	tokenRawLen     = tokenPayloadLen + tokenMACLen
 )
 
-var tokenEncoding = base64.RawURLEncoding
+// tokenEncoding is strict: the last character carries two padding bits,
+// and a lenient decoder would accept four spellings of every token (found
+// by FuzzTokenSigner_Check).
+var tokenEncoding = base64.RawURLEncoding.Strict()
 
 // tokenLen is the length of an encoded token.
 var tokenLen = tokenEncoding.EncodedLen(tokenRawLen)
@@ -138,9 +141,10 @@ func parseTokenTTL(v string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s is not an integer", HeaderTokenTTL)
 	}
-	ttl := time.Duration(n) * time.Second
-	if n < 1 || ttl > MaxTokenTTL {
+	// n is checked before it is scaled: a huge n would overflow into a
+	// negative TTL that passed the check (found by FuzzParseTokenTTL).
+	if n < 1 || n > int64(MaxTokenTTL/time.Second) {
 		return 0, fmt.Errorf("%s must be between 1 and 21600", HeaderTokenTTL)
 	}
-	return ttl, nil
+	return time.Duration(n) * time.Second, nil
 }
