@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# e2e-systemd.sh: proves the imdsd .deb under a real systemd.
+#
+# This machine has no systemd as PID 1, so the script boots one: a Debian
+# bookworm root built once by scripts/nspawn-root.sh (cached under .cache/),
+# run with `systemd-nspawn -b --keep-unit --register=no`, with its own
+# network namespace (--network-veth: its own lo, so the link-local addresses
+# never touch this machine's) and a throw-away overlay over the cached root
+# (--volatile=overlay). Commands go in with nsenter. moto's STS runs on this
+# machine, bound to the host end of the veth (10.213.7.1/30; the container
+# is 10.213.7.2).
+#
+# Source credentials: root-only /etc/default/imdsd (0600), which the unit
+# reads as an EnvironmentFile before it drops to the imdsd user; the config
+# /etc/imdsd/imdsd.yaml is pre-seeded (dpkg --force-confold keeps it), so
+# the package's postinstall starts the service at once.
+#
+# Checks: the service is active, enabled, runs as imdsd, `imdsd status` says
+# so (and exits 3 when stopped); in the container the AWS CLI, boto3 and the
+# Go SDK (scripts/gosdk, static) with no endpoint variable get the role's
+# assumed-role ARN through 169.254.169.254, and in IPv6 endpoint mode through
+# [fd00:ec2::254]; kill -9 of the main PID: back within 5 s and clients
+# work; dpkg -r then dpkg -P leave no unit, user, address, listener, config.
+# Prints "N passed, M failed"; exits non-zero on a failure. Run as root.
+# KEEP_WORK=1 keeps the logs.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init
+
+readonly MACHINE=imdsd-e2e
+readonly VETH=ve-$MACHINE
+readonly HOST_IP=10.213.7.1 GUEST_IP=10.213.7.2
+readonly ACCOUNT=123456789012
+readonly ROLE_ARN=arn:aws:iam::$ACCOUNT:role/e2e-role
+readonly WANT_ARN=arn:aws:sts::$ACCOUNT:assumed-role/e2e-role/
+START=$SECONDS
+PASSED=0
+FAILED=0
+
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'PASS %s\n' "$*"
+}
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL %s\n' "$*"
+}
+# check TEXT CMD...: passes when CMD succeeds.
+check() {
+	local text=$1
+	shift
+	if "$@" >>"$WORK/checks.log" 2>&1; then pass "$text"; else fail "$text"; fi
+}
+
+[[ $(id -u) == 0 ]] || die "run as root: systemd-nspawn and the veth need it"
+if ip link show "$VETH" >/dev/null 2>&1; then
+	die "$VETH exists: a machine $MACHINE from an earlier run is still up; stop its systemd-nspawn first"
+fi
+
+# --- build: the cached root, the .deb, the Go probe; moto --------------------
+say "root: scripts/nspawn-root.sh"
+ROOTFS=$("$ROOT/scripts/nspawn-root.sh" | tail -1)
+say "package: scripts/package.sh (amd64 deb)"
+DEB=$(cd "$ROOT" && ARCHES=amd64 FORMATS=deb scripts/package.sh | grep '\.deb$' | tail -1)
+[[ -f $ROOT/$DEB ]] || die "scripts/package.sh built no .deb"
+mkdir -p "$WORK/share"
+cp "$ROOT/$DEB" "$WORK/share/imdsd.deb"
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/share/gosdk" ./scripts/gosdk) || die "go build ./scripts/gosdk failed"
+need_moto
+
+# --- boot --------------------------------------------------------------------
+say "boot $MACHINE (systemd-nspawn -b)"
+# The machine is not in lib.sh's list: stop_machine halts it (SIGTERM makes
+# systemd-nspawn shut the container down), and only if that takes longer
+# than 30 s kills the container's init and systemd-nspawn, by PID.
+NSPAWN_PID=""
+LEADER=""
+stop_machine() {
+	[[ -n $NSPAWN_PID ]] || return 0
+	kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$NSPAWN_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		[[ -n $LEADER ]] && kill -KILL "$LEADER" 2>/dev/null
+		kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+	fi
+	wait "$NSPAWN_PID" 2>/dev/null || true
+	NSPAWN_PID=""
+}
+trap 'rc=$?; stop_machine; (exit $rc); lib_cleanup' EXIT
+systemd-nspawn -q -b -D "$ROOTFS" --machine="$MACHINE" \
+	--keep-unit --register=no --network-veth --volatile=overlay --console=passive \
+	--bind-ro="$WORK/share:/e2e" >"$WORK/nspawn.log" 2>&1 &
+NSPAWN_PID=$!
+for ((i = 0; i < 100; i++)); do
+	# The container's init: the child of systemd-nspawn running systemd
+	# (an intermediate child comes and goes first).
+	LEADER=$(ps -o pid=,comm= --ppid "$NSPAWN_PID" 2>/dev/null | awk '$2 == "systemd" {print $1; exit}' || true)
+	[[ -n $LEADER ]] && break
+	sleep 0.1
+done
+[[ -n $LEADER ]] || { cat "$WORK/nspawn.log" >&2; die "systemd-nspawn started no container"; }
+
+# guest CMD...: runs CMD inside the container, in a clean environment.
+guest() {
+	nsenter -t "$LEADER" -m -u -i -n -p -C -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+}
+
+# not CMD...: succeeds when CMD fails.
+not() { ! "$@"; }
+# lo_has PATTERN: the container's lo has an address matching PATTERN.
+lo_has() { guest ip -br addr show lo | grep -q -e "$@"; }
+# unit_state: the unit's LoadState.
+unit_gone() { [[ $(guest systemctl show -p LoadState --value imdsd) == not-found ]]; }
+listener() { guest ss -Hltn | grep -q -e ':80 ' -e ':9254 '; }
+started_logged() { guest journalctl -u imdsd --no-pager -o cat | grep -q '"msg":"started"'; }
+host_lo_has() { ip -br addr show lo | grep -q -e 169.254.169.254 -e fd00:ec2::254; }
+state=""
+for ((i = 0; i < 600; i++)); do
+	state=$(guest systemctl is-system-running 2>/dev/null || true)
+	[[ $state == running || $state == degraded ]] && break
+	sleep 0.1
+done
+[[ $state == running || $state == degraded ]] || die "container did not boot (state: $state)"
+say "booted in $((SECONDS - START)) s (state $state)"
+
+ip addr add "$HOST_IP/30" dev "$VETH"
+ip link set "$VETH" up
+guest ip addr add "$GUEST_IP/30" dev host0
+guest ip link set host0 up
+
+MOTO_PORT=5000
+run_bg "$WORK/moto.log" moto_server -H "$HOST_IP" -p "$MOTO_PORT"
+STS=http://$HOST_IP:$MOTO_PORT
+wait_http "$STS/moto-api/" 60 || { cat "$WORK/moto.log" >&2; die "moto_server did not start on $STS"; }
+guest curl -fsS -o /dev/null --max-time 5 "$STS/moto-api/" || die "the container cannot reach moto at $STS"
+
+# --- install -----------------------------------------------------------------
+say "install the .deb with a pre-seeded config"
+guest mkdir -p /etc/imdsd
+guest sh -c "cat >/etc/imdsd/imdsd.yaml" <<YAML
+role_arn: $ROLE_ARN
+sts_endpoint: $STS
+region: us-east-1
+link_local: true
+YAML
+SOURCE_SECRET=e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+guest sh -c "umask 077; cat >/etc/default/imdsd" <<ENV
+AWS_ACCESS_KEY_ID=AKIAE2ESYSTEMD000001
+AWS_SECRET_ACCESS_KEY=$SOURCE_SECRET
+ENV
+T0=$SECONDS
+if guest dpkg -i --force-confold --force-confdef /e2e/imdsd.deb >"$WORK/dpkg-i.log" 2>&1; then
+	pass "dpkg -i imdsd.deb ($((SECONDS - T0)) s)"
+else
+	fail "dpkg -i imdsd.deb"
+	cat "$WORK/dpkg-i.log"
+fi
+
+# wait_active: waits up to 10 s for the unit to be active with a main PID.
+wait_active() {
+	for ((i = 0; i < 100; i++)); do
+		[[ $(guest systemctl is-active imdsd 2>/dev/null) == active ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# wait_served URL: waits up to 10 s for the daemon to serve the role there.
+wait_served() {
+	for ((i = 0; i < 100; i++)); do
+		guest curl -fsS --max-time 1 "$1/latest/meta-data/iam/security-credentials/" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+check "service is active" wait_active
+check "service is enabled" test "$(guest systemctl is-enabled imdsd)" = enabled
+check "imdsd serves on 169.254.169.254:80" wait_served http://169.254.169.254
+status_out=$(guest imdsd status 2>&1) && rc=0 || rc=$?
+echo "$status_out" >"$WORK/status.log"
+check "imdsd status: exit 0 (running)" test "$rc" = 0
+MAIN_PID=$(guest systemctl show -p MainPID --value imdsd)
+check "runs as the imdsd user" test "$(guest ps -o user= -p "$MAIN_PID" | tr -d ' ')" = imdsd
+check "has only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE" \
+	test "$(guest grep CapEff "/proc/$MAIN_PID/status" | awk '{print $2}')" = 0000000000001400
+check "169.254.169.254/32 on the container's lo" lo_has 169.254.169.254/32
+check "fd00:ec2::254/128 on the container's lo" lo_has fd00:ec2::254/128
+check "this machine's lo is untouched" not host_lo_has
+check "logs in the journal" started_logged
+
+# --- clients, with no endpoint variable ----------------------------------------
+# client NAME [VAR=VALUE...]: runs one client in the container; the only
+# credentials it can find are the instance metadata service's.
+client() {
+	local name=$1
+	shift
+	case $name in
+	awscli) guest "$@" AWS_DEFAULT_REGION=us-east-1 aws sts get-caller-identity --endpoint-url "$STS" --query Arn --output text ;;
+	boto3) guest "$@" AWS_DEFAULT_REGION=us-east-1 python3 -c "import boto3; print(boto3.client('sts', endpoint_url='$STS').get_caller_identity()['Arn'])" ;;
+	gosdk) guest "$@" AWS_DEFAULT_REGION=us-east-1 E2E_STS_ENDPOINT="$STS" /e2e/gosdk 2>/dev/null ;;
+	esac
+}
+check_client() {
+	local name=$1 mode=$2 out
+	shift 2
+	if out=$(client "$name" "$@" 2>>"$WORK/clients.log") && [[ $out == "$WANT_ARN"* ]]; then
+		pass "$name ($mode, no endpoint variable): $out"
+	else
+		fail "$name ($mode): got '$out', want $WANT_ARN..."
+	fi
+}
+for c in awscli boto3 gosdk; do
+	check_client "$c" "IPv4 169.254.169.254"
+done
+for c in awscli boto3 gosdk; do
+	check_client "$c" "IPv6 [fd00:ec2::254]" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
+done
+
+# --- kill -9: systemd restarts it ----------------------------------------------
+OLD_PID=$(guest systemctl show -p MainPID --value imdsd)
+t0=$(date +%s%N)
+guest kill -9 "$OLD_PID"
+NEW_PID=0
+for ((i = 0; i < 100; i++)); do
+	NEW_PID=$(guest systemctl show -p MainPID --value imdsd)
+	if [[ $NEW_PID != 0 && $NEW_PID != "$OLD_PID" ]] && guest curl -fsS --max-time 1 -o /dev/null \
+		http://169.254.169.254/latest/meta-data/iam/security-credentials/ 2>/dev/null; then
+		break
+	fi
+	sleep 0.1
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "kill -9: back and serving within 5 s (new PID $NEW_PID after ${ms} ms)" \
+	test "$NEW_PID" != 0 -a "$NEW_PID" != "$OLD_PID" -a "$ms" -lt 5000
+check_client awscli "after kill -9"
+check_client gosdk "IPv6 after kill -9" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
+
+# --- imdsd stop / status / start -------------------------------------------------
+check "imdsd stop" guest imdsd stop
+rc=0
+guest imdsd status >/dev/null 2>&1 || rc=$?
+check "imdsd status exits 3 when stopped (got $rc)" test "$rc" = 3
+check "stop takes the addresses off lo" not lo_has 169.254.169.254 -e fd00:ec2::254
+check "imdsd start" guest imdsd start
+check "serving again after imdsd start" wait_served http://169.254.169.254
+
+# --- removal -----------------------------------------------------------------
+T0=$SECONDS
+check "dpkg -r imdsd" guest dpkg -r imdsd
+check "after dpkg -r: unit file gone" not guest test -e /usr/lib/systemd/system/imdsd.service
+check "after dpkg -r: service not loaded" unit_gone
+check "after dpkg -r: user imdsd gone" not guest getent passwd imdsd
+check "after dpkg -r: group imdsd gone" not guest getent group imdsd
+check "after dpkg -r: no link-local address" not lo_has 169.254.169.254 -e fd00:ec2::254
+check "after dpkg -r: no listener on :80 or :9254" not listener
+check "after dpkg -r: no imdsd process" not guest pgrep -x imdsd
+check "dpkg -P imdsd" guest dpkg -P imdsd
+check "after dpkg -P: /etc/imdsd, /etc/default/imdsd, /var/lib/imdsd gone" not guest test -e /etc/imdsd -o -e /etc/default/imdsd -o -e /var/lib/imdsd
+check "after dpkg -P: binary gone, package unknown to dpkg" not guest sh -c "test -e /usr/bin/imdsd || dpkg -s imdsd"
+say "removal took $((SECONDS - T0)) s"
+
+# --- secrets -------------------------------------------------------------------
+guest journalctl --no-pager -o cat >"$WORK/journal.log" 2>&1 || true
+check "the source secret is in no log or output" sh -c "! grep -rqF -- '$SOURCE_SECRET' '$WORK'/*.log"
+
+T0=$SECONDS
+stop_machine
+check "machine halted, its veth gone ($((SECONDS - T0)) s)" not ip link show "$VETH"
+say "total $((SECONDS - START)) s"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
