@@ -87,6 +87,8 @@ func opsEnv(dir string, extra ...string) []string {
 type opsDaemon struct {
 	bin, dir, config, socket string
 	port                     int
+	wrap                     []string // command prefix, e.g. ip netns exec NS
+	extraListen              []string // listen addresses besides 127.0.0.1:port
 	cmd                      *exec.Cmd
 	out                      *opsBuffer
 	done                     chan struct{}
@@ -96,8 +98,9 @@ type opsDaemon struct {
 // state file and STS endpoint, plus extra lines.
 func (d *opsDaemon) writeConfig(tb testing.TB, stsURL string, extra ...string) {
 	tb.Helper()
+	listen := append([]string{"127.0.0.1:" + strconv.Itoa(d.port)}, d.extraListen...)
 	lines := []string{
-		"listen: 127.0.0.1:" + strconv.Itoa(d.port),
+		"listen: [" + strings.Join(listen, ", ") + "]",
 		"control_socket: " + d.socket,
 		"state_file: " + filepath.Join(d.dir, "state.json"),
 		"sts_endpoint: " + stsURL,
@@ -114,9 +117,16 @@ func (d *opsDaemon) writeConfig(tb testing.TB, stsURL string, extra ...string) {
 // the control socket to answer. The test's cleanup stops it.
 func startOpsDaemon(tb testing.TB, bin, stsURL string, extra ...string) *opsDaemon {
 	tb.Helper()
+	return startOpsDaemonIn(tb, nil, opsFreePort(tb), bin, stsURL, extra...)
+}
+
+// startOpsDaemonIn is startOpsDaemon with a command prefix (wrap) and a
+// given port.
+func startOpsDaemonIn(tb testing.TB, wrap []string, port int, bin, stsURL string, extra ...string) *opsDaemon {
+	tb.Helper()
 	dir := tb.TempDir()
 	d := &opsDaemon{bin: bin, dir: dir, config: filepath.Join(dir, "imdsd.yaml"), socket: filepath.Join(dir, "control.sock"),
-		port: opsFreePort(tb), out: &opsBuffer{}}
+		port: port, wrap: wrap, out: &opsBuffer{}}
 	d.writeConfig(tb, stsURL, extra...)
 	d.start(tb)
 	tb.Cleanup(func() { d.stop(tb) })
@@ -126,7 +136,8 @@ func startOpsDaemon(tb testing.TB, bin, stsURL string, extra ...string) *opsDaem
 func (d *opsDaemon) start(tb testing.TB) {
 	tb.Helper()
 	d.done = make(chan struct{})
-	d.cmd = exec.Command(d.bin, "serve", "--config", d.config)
+	argv := append(append([]string(nil), d.wrap...), d.bin, "serve", "--config", d.config)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = opsEnv(d.dir)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// opsNetns creates a network namespace with only loopback, up; the test's
+// cleanup deletes it. Doctor's route check is about 169.254.169.254 being
+// an address of the machine, so it is tested where the test decides that.
+func opsNetns(t *testing.T) (name string, wrap []string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the doctor test creates a network namespace: run it as root (CI does)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatal("ip not found: apt-get install iproute2")
+	}
+	name = "imdsd-doctor-" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v: %s", err, out)
+	}
+	return name, []string{"ip", "netns", "exec", name}
+}
+
+// opsMotoIn runs moto_server in the namespace on 127.0.0.1:5000.
+func opsMotoIn(t *testing.T, wrap []string) string {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Fatal("moto_server not found on PATH: pip install 'moto[server]'")
+	}
+	argv := append(append([]string(nil), wrap...), bin, "-H", "127.0.0.1", "-p", "5000")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out opsBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	probe := append(append([]string(nil), wrap...), "python3", "-c",
+		"import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/moto-api/', timeout=1)")
+	deadline := time.Now().Add(30 * time.Second)
+	for exec.Command(probe[0], probe[1:]...).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server did not start in the namespace:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return "http://127.0.0.1:5000"
+}
+
+// doctorIn runs `imdsd doctor` in the namespace with a clean environment
+// plus extra.
+func doctorIn(t *testing.T, wrap []string, bin, socket string, extra ...string) (int, string) {
+	t.Helper()
+	argv := append(append([]string(nil), wrap...), bin, "doctor", "--socket", socket)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var env []string
+	for _, kv := range opsEnv(t.TempDir()) {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, extra...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run doctor: %v", err)
+	}
+	return code, string(out)
+}
+
+// TestDoctor_Faults sets up each fault doctor names for real, in a network
+// namespace of the test: 169.254.169.254 missing, then present and served;
+// a proxy variable that would capture it; IMDS disabled in the
+// environment; the daemon stopped.
+func TestDoctor_Faults(t *testing.T) {
+	ns, wrap := opsNetns(t)
+	bin := opsBinary(t)
+	stsURL := opsMotoIn(t, wrap)
+	d := startOpsDaemonIn(t, wrap, 9254, bin, stsURL, "role_arn: "+opsRoleARN)
+	d.waitRole(t, "demo", "fresh")
+
+	expect := func(t *testing.T, code int, out string, wantCode int, want ...string) {
+		t.Helper()
+		if code != wantCode {
+			t.Errorf("exit %d, want %d", code, wantCode)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("output lacks %q", w)
+			}
+		}
+		if t.Failed() {
+			t.Logf("doctor output:\n%s", out)
+		}
+	}
+	t.Run("missing route", func(t *testing.T) {
+		code, out := doctorIn(t, wrap, bin, d.socket)
+		expect(t, code, out, exitError,
+			"[ ok ] daemon reachable: imdsd",
+			"[FAIL] 169.254.169.254 routed to imdsd: 169.254.169.254 is not an address of this machine",
+			"fix: set link_local: true in the config",
+			"[ ok ] IMDSv2 token round trip",
+			"[ ok ] default role credentials: role demo, credentials valid for",
+			"[ ok ] clock against STS",
+			"1 check(s) failed")
+	})
+	// The route: 169.254.169.254 on loopback, and the daemon serving there.
+	if out, err := exec.Command("ip", "-n", ns, "addr", "add", "169.254.169.254/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("add 169.254.169.254: %v: %s", err, out)
+	}
+	d.stop(t)
+	d.extraListen = []string{"169.254.169.254:80"}
+	d.writeConfig(t, stsURL, "role_arn: "+opsRoleARN)
+	d.start(t)
+	d.waitRole(t, "demo", "fresh")
+	t.Run("all pass", func(t *testing.T) {
+		code, out := doctorIn(t, wrap, bin, d.socket)
+		expect(t, code, out, exitOK, "[ ok ] 169.254.169.254 routed to imdsd: http://169.254.169.254 is imdsd", "all checks passed")
+	})
+	t.Run("wrong proxy variable", func(t *testing.T) {
+		code, out := doctorIn(t, wrap, bin, d.socket, "http_proxy=http://127.0.0.1:3128", "NO_PROXY=localhost")
+		expect(t, code, out, exitError,
+			"[FAIL] proxy variables: http_proxy=http://127.0.0.1:3128 sends requests for 169.254.169.254 to the proxy",
+			`fix: exempt the metadata addresses: export NO_PROXY="$NO_PROXY,169.254.169.254"`)
+		code, out = doctorIn(t, wrap, bin, d.socket, "http_proxy=http://127.0.0.1:3128", "NO_PROXY=localhost,169.254.169.254")
+		expect(t, code, out, exitOK, "[ ok ] proxy variables")
+	})
+	t.Run("IMDS disabled", func(t *testing.T) {
+		code, out := doctorIn(t, wrap, bin, d.socket, "AWS_EC2_METADATA_DISABLED=true")
+		expect(t, code, out, exitError, "[FAIL] SDK environment: AWS_EC2_METADATA_DISABLED=true stops every SDK", "fix: 'imdsd env'")
+	})
+	t.Run("stopped daemon", func(t *testing.T) {
+		d.stop(t)
+		code, out := doctorIn(t, wrap, bin, d.socket)
+		expect(t, code, out, exitError, "[FAIL] daemon reachable: imdsd is not running", "fix: start it: 'imdsd start'")
+	})
+}
+
+// TestDoctor_ClockSkew points the clock check at an STS whose Date header
+// is ten minutes behind.
+func TestDoctor_ClockSkew(t *testing.T) {
+	for name, tc := range map[string]struct {
+		offset time.Duration
+		ok     bool
+	}{
+		"in sync":      {0, true},
+		"4m behind":    {-4 * time.Minute, true},
+		"10m behind":   {-10 * time.Minute, false},
+		"10m in front": {10 * time.Minute, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Date", time.Now().Add(tc.offset).UTC().Format(http.TimeFormat))
+				w.WriteHeader(http.StatusForbidden)
+			}))
+			defer srv.Close()
+			d := newDoctor(&bytes.Buffer{})
+			d.stsEndpoint = srv.URL
+			r := d.checkClock(context.Background())
+			if r.ok != tc.ok {
+				t.Errorf("got ok %v (%s), want %v", r.ok, r.msg, tc.ok)
+			}
+			if !tc.ok && !strings.Contains(r.fix, "synchronise the clock") {
+				t.Errorf("fix %q does not say to synchronise the clock", r.fix)
+			}
+		})
+	}
+}
+
+func TestNoProxyMatches(t *testing.T) {
+	tests := []struct {
+		list, host string
+		want       bool
+	}{
+		{"", "169.254.169.254", false},
+		{"*", "169.254.169.254", true},
+		{"localhost, 169.254.169.254", "169.254.169.254", true},
+		{"169.254.0.0/16", "169.254.169.254", true},
+		{"10.0.0.0/8", "169.254.169.254", false},
+		{"169.254.169.254:80", "169.254.169.254", true},
+		{".internal", "host.docker.internal", true},
+		{"internal", "host.docker.internal", true},
+		{"127.0.0.1", "127.0.0.2", false},
+	}
+	for _, tc := range tests {
+		if got := noProxyMatches(tc.list, tc.host); got != tc.want {
+			t.Errorf("noProxyMatches(%q, %q) = %v, want %v", tc.list, tc.host, got, tc.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:pw@proxy:3128": "http://***@proxy:3128",
+		"http://proxy:3128":         "http://proxy:3128",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
