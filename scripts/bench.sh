@@ -26,7 +26,7 @@ MOCK_VERSION=v1.13.0
 ROLE=demo
 ROLE_ARN=arn:aws:iam::123456789012:role/$ROLE
 # Loopback ports; nothing here talks to any other address.
-P_MOTO=19500 P_IMDSD=19254 P_CEIL=19301 P_MOCK=19338 P_COST=19255 P_START=19256
+P_MOTO=19500 P_IMDSD=19254 P_QUIET=19257 P_CEIL=19301 P_MOCK=19338 P_COST=19255 P_START=19256
 TTL_HEADER="X-aws-ec2-metadata-token-ttl-seconds: 21600"
 CRED_PATH=/latest/meta-data/iam/security-credentials
 
@@ -67,7 +67,19 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 export AWS_ACCESS_KEY_ID=AKIAEXAMPLEBENCH AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-IMDSD_ARGS=(serve --role-arn "$ROLE_ARN" --sts-endpoint "http://127.0.0.1:$P_MOTO" --imdsv2 required --log-level warn)
+# imdsd runs with its defaults but two: the per-client rate limit (1024
+# requests/s from one address) is raised out of reach, since every request
+# here comes from 127.0.0.1 and would be answered 429 (the limiter still
+# runs on every request); and IMDSv2 is required, as the mock is told too.
+# The log level stays info, so every credential document served writes an
+# audit line (to a file here). "imdsd-quiet" is the same at --log-level
+# warn, without audit lines. Each instance gets its own control socket and
+# state file, so it never meets a real imdsd's.
+printf 'rate_limit: 1000000000\nrate_burst: 1000000000\n' >"$OUT/imdsd.yaml"
+chmod 600 "$OUT/imdsd.yaml"
+IMDSD_ARGS=(serve --config "$OUT/imdsd.yaml" --role-arn "$ROLE_ARN" --sts-endpoint "http://127.0.0.1:$P_MOTO" --imdsv2 required)
+# own NAME: the flags that keep instance NAME's files in $OUT.
+own() { printf '%s\n' --control-socket "$OUT/$1.sock" --state-file "$OUT/$1.state.json"; }
 
 token() { curl -sf -X PUT -H "$TTL_HEADER" "http://127.0.0.1:$1/latest/api/token"; }
 # wait_creds PORT: until the port serves a Success credential document (10 s).
@@ -93,9 +105,13 @@ PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P_MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
 
 log "starting imdsd, ceiling and amazon-ec2-metadata-mock"
-"$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_IMDSD" 2>"$OUT/imdsd.log" &
+"$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own main) --listen "127.0.0.1:$P_IMDSD" 2>"$OUT/imdsd.log" &
 PID_IMDSD=$!
 PIDS+=($PID_IMDSD)
+"$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own quiet) --log-level warn --listen "127.0.0.1:$P_QUIET" 2>"$OUT/imdsd-quiet.log" &
+PID_QUIET=$!
+PIDS+=($PID_QUIET)
+wait_creds $P_QUIET
 wait_creds $P_IMDSD
 T=$(token $P_IMDSD)
 curl -sf -H "X-aws-ec2-metadata-token: $T" "http://127.0.0.1:$P_IMDSD$CRED_PATH/$ROLE" >"$OUT/doc.json"
@@ -110,7 +126,7 @@ import json, sys
 d = json.load(open(sys.argv[1])); d.pop("AccountId", None)
 json.dump({"metadata": {"values": {"iam-security-credentials-role": sys.argv[2], "iam-security-credentials": d}}}, open(sys.argv[3], "w"))
 ' "$OUT/doc.json" "$ROLE" "$OUT/mock-config.json"
-declare -A PORT=([imdsd]=$P_IMDSD [ceiling]=$P_CEIL [mock]=$P_MOCK) TOK
+declare -A PORT=([imdsd]=$P_IMDSD [imdsd-quiet]=$P_QUIET [ceiling]=$P_CEIL [mock]=$P_MOCK) TOK
 start_mock() {
 	HOME=$OUT "$BIN/ec2-metadata-mock" -c "$OUT/mock-config.json" -n 127.0.0.1 -p "$P_MOCK" -I >/dev/null 2>&1 &
 	PID_MOCK=$!
@@ -120,7 +136,7 @@ start_mock() {
 }
 start_mock
 wait_creds $P_CEIL
-for c in imdsd ceiling mock; do
+for c in imdsd imdsd-quiet ceiling mock; do
 	TOK[$c]=$(token "${PORT[$c]}")
 	size=$(curl -sf -H "X-aws-ec2-metadata-token: ${TOK[$c]}" "http://127.0.0.1:${PORT[$c]}$CRED_PATH/$ROLE" | wc -c)
 	log "$c: credential document $size bytes"
@@ -131,6 +147,7 @@ done
 # turn (the order rotates per round), one wrk run of DURATION each.
 load() {
 	local test=$1 conns=$2 method=$3 path=$4 order=(imdsd ceiling mock)
+	[[ $test == cred-get ]] && order=(imdsd ceiling imdsd-quiet mock)
 	local threads=$((conns < 2 ? conns : 2))
 	for round in $(seq "$ROUNDS"); do
 		for c in "${order[@]}"; do
@@ -172,6 +189,7 @@ log "AWS CLI credential resolution"
 stop $PID_MOCK
 stop $PID_CEIL
 stop $PID_IMDSD
+stop $PID_QUIET
 
 # --- 3. STS efficiency ----------------------------------------------------------
 log "STS efficiency: 1000 clients across refreshes"
@@ -180,32 +198,34 @@ log "STS efficiency: 1000 clients across refreshes"
 # --- 4. cost at rest and under load ---------------------------------------------
 log "start-up time"
 "$BIN/imdsbench" startup -url "http://127.0.0.1:$P_START" -n 5 -- \
-	"$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_START" >>"$RESULTS"
+	"$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own startup) --listen "127.0.0.1:$P_START" >>"$RESULTS"
 
 TICK=$(getconf CLK_TCK)
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 cpu_ms() { awk -v t="$TICK" '{print ($14 + $15) * 1000 / t}' "/proc/$1/stat"; }
 cost() { row resources imdsd 0 all "$1" "$2"; }
-# goroutines PID LOG: stop PID with SIGQUIT (GOTRACEBACK=all dumps every
-# goroutine to its stderr) and count them, the runtime's own included
-# (goroutine 0, the signal handler's stack, is not one).
-goroutines() {
+# quit PID: stop PID with SIGQUIT; with GOTRACEBACK=all it dumps every
+# goroutine to its stderr. Not in a subshell: only this shell can wait.
+quit() {
 	kill -QUIT "$1"
 	wait "$1" 2>/dev/null || true
-	grep -c '^goroutine [1-9][0-9]* ' "$2"
 }
+# goroutines LOG counts the goroutines of a dump, the runtime's own
+# included (goroutine 0, the signal handler's stack, is not one).
+goroutines() { grep -c '^goroutine [1-9][0-9]* ' "$1"; }
 
 log "goroutines when idle"
-GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_START" 2>"$OUT/idle-goroutines.log" &
+GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own idle) --listen "127.0.0.1:$P_START" 2>"$OUT/idle-goroutines.log" &
 pid=$!
 PIDS+=($pid)
 wait_creds $P_START
 sleep 1
-cost goroutines_idle "$(goroutines $pid "$OUT/idle-goroutines.log")"
+quit $pid
+cost goroutines_idle "$(goroutines "$OUT/idle-goroutines.log")"
 
 log "cost: start-up, ${IDLE}s idle, then $REQUESTS requests"
-GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" --listen "127.0.0.1:$P_COST" 2>"$OUT/cost.log" &
+GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own cost) --listen "127.0.0.1:$P_COST" 2>"$OUT/cost.log" &
 pid=$!
 PIDS+=($pid)
 wait_creds $P_COST
@@ -229,9 +249,14 @@ cost threads_load "$(threads $pid)"
 cost cpu_ms_load "$(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN {print b - a}')"
 cost cpu_us_per_request "$(awk -v a="$cpu1" -v b="$cpu2" -v n="$served" 'BEGIN {printf "%.2f", (b - a) * 1000 / n}')"
 sleep 2 # wrk's connections close
-cost goroutines_load "$(goroutines $pid "$OUT/cost.log")"
+quit $pid
+cost goroutines_load "$(goroutines "$OUT/cost.log")"
 cleanup
 PIDS=()
+# The audit lines (one per credential document served) make two logs big.
+for f in "$OUT/imdsd.log" "$OUT/cost.log"; do
+	{ head -n 20 "$f"; echo "[...]"; tail -n 300 "$f"; } >"$f.short" && mv "$f.short" "$f"
+done
 
 # --- report ----------------------------------------------------------------------
 "$BIN/imdsbench" chart -in "$RESULTS" -out "$CHART"

@@ -25,9 +25,10 @@ var chartPercentiles = []struct {
 
 // contenderColors fixes each contender's colour across panels.
 var contenderColors = map[string]color.Color{
-	"imdsd":   color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	"ceiling": color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
-	"mock":    color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	"imdsd":       color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	"imdsd-quiet": color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	"ceiling":     color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+	"mock":        color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 }
 
 // runChart draws one panel per connection count: latency percentiles of
@@ -89,13 +90,14 @@ func latencyPanel(res Results, test string, conns int) (*plot.Plot, error) {
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Legend.Top = true
 	p.Legend.Left = true
+	p.Legend.YOffs = -vg.Millimeter * 3
 	p.Add(plotter.NewGrid())
 	var ticks []plot.Tick
 	for i, cp := range chartPercentiles {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: cp.label})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	for _, name := range []string{"ceiling", "imdsd", "mock"} {
+	for _, name := range []string{"ceiling", "imdsd", "imdsd-quiet", "mock"} {
 		var pts plotter.XYs
 		for i, cp := range chartPercentiles {
 			if v, ok := res.median(test, name, conns, cp.metric); ok && v > 0 {
