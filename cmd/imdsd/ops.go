@@ -50,9 +50,14 @@ type ops struct {
 
 	clientsMu sync.Mutex
 	clients   map[netip.Addr]*clientSeen
+
+	// router applies client rules and finds containers (source.go); set
+	// before serving, nil for rules only.
+	router *clientRouter
 }
 
 type clientSeen struct {
+	uid      int // -1 when unknown
 	role     string
 	requests int64
 	last     time.Time
@@ -76,14 +81,21 @@ func newOps(ctx context.Context, cfg Config, log *slog.Logger) (*ops, error) {
 	if o.instanceID == "" {
 		o.instanceID = imds.DefaultInstanceID()
 	}
-	if name, err := readState(o.stateFile()); err != nil {
-		log.Warn("state file unreadable; using the configured default role", "file", o.stateFile(), "err", err)
-	} else if name != "" && set.has(name) {
-		o.use.Store(&name)
-	} else if name != "" {
-		log.Warn("role chosen with 'imdsd use' is no longer configured; using the default", "role", name, "default", set.def)
-	}
+	o.loadState(set)
 	return o, nil
+}
+
+// loadState applies the role chosen with `imdsd use` before a restart.
+func (o *ops) loadState(set *roleSet) {
+	name, err := readState(o.stateFile())
+	switch {
+	case err != nil:
+		o.log.Warn("state file unreadable; using the configured default role", "file", o.stateFile(), "err", err)
+	case name != "" && set.has(name):
+		o.use.Store(&name)
+	case name != "":
+		o.log.Warn("role chosen with 'imdsd use' is no longer configured; using the default", "role", name, "default", set.def)
+	}
 }
 
 func (o *ops) stateFile() string {
@@ -123,17 +135,25 @@ func (o *ops) defaultEntry() *roleEntry {
 	return set.byName[o.defaultRole(set)]
 }
 
-// Credentials implements imds.Source: every caller gets the default role,
-// from memory.
-func (o *ops) Credentials(_ context.Context, c imds.Caller) (imds.Role, error) {
+// Credentials implements imds.Source: a caller on this host gets the
+// default role, a container or a caller a client rule matches the role the
+// rules give it (source.go), from memory.
+func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error) {
 	set := o.set.Load()
-	name := o.defaultRole(set)
+	name, err := o.callerRole(ctx, c, set)
+	if err != nil {
+		return imds.Role{}, err
+	}
 	e, ok := set.byName[name]
 	if !ok {
 		return imds.Role{}, imds.ErrNoRole
 	}
 	e.requests.Add(1)
-	o.seen(c.Remote.Addr(), name)
+	uid := -1
+	if c.HasUID {
+		uid = c.UID
+	}
+	o.seen(c.Remote.Addr(), name, uid)
 	return roleCredentials(e), nil
 }
 
@@ -161,7 +181,7 @@ func roleCredentials(e *roleEntry) imds.Role {
 }
 
 // seen remembers a client for status.
-func (o *ops) seen(a netip.Addr, role string) {
+func (o *ops) seen(a netip.Addr, role string, uid int) {
 	now := o.now()
 	o.clientsMu.Lock()
 	defer o.clientsMu.Unlock()
@@ -173,7 +193,7 @@ func (o *ops) seen(a netip.Addr, role string) {
 		c = &clientSeen{}
 		o.clients[a] = c
 	}
-	c.role, c.last = role, now
+	c.role, c.last, c.uid = role, now, uid
 	c.requests++
 }
 

@@ -121,7 +121,12 @@ func (o *ops) status() control.Status {
 	}
 	o.clientsMu.Lock()
 	for a, c := range o.clients {
-		st.Clients = append(st.Clients, control.ClientStatus{Address: a.String(), Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()})
+		cs := control.ClientStatus{Address: a.String(), Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()}
+		if c.uid >= 0 {
+			uid := c.uid
+			cs.UID = &uid
+		}
+		st.Clients = append(st.Clients, cs)
 	}
 	o.clientsMu.Unlock()
 	slices.SortFunc(st.Clients, func(a, b control.ClientStatus) int { return b.LastSeen.Compare(a.LastSeen) })

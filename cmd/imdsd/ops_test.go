@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/imdsd/imdsd/control"
+	"github.com/imdsd/imdsd/imds"
+	"github.com/imdsd/imdsd/roles"
+)
+
+// fakeEntry is a role whose refresher holds fixed credentials.
+func fakeEntry(t *testing.T, name string) *roleEntry {
+	t.Helper()
+	r, err := roles.NewRefresher(roles.RefresherOptions{
+		Name: name,
+		Fetcher: roles.FetcherFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "ASIA" + strings.ToUpper(name), SecretAccessKey: "s", CanExpire: true, Expires: time.Now().Add(time.Hour)}, nil
+		}),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &roleEntry{role: roles.Resolved{Name: name, ARN: "arn:aws:iam::123456789012:role/" + name}, refresher: r, fetched: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.start(ctx)
+	t.Cleanup(func() { cancel(); e.stop() })
+	return e
+}
+
+// fakeOps is an ops over fake roles, the first the configured default.
+func fakeOps(t *testing.T, stateFile string, names ...string) *ops {
+	t.Helper()
+	o := &ops{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, clients: map[netip.Addr]*clientSeen{}}
+	cfg := Config{Ops: Ops{StateFile: stateFile}}
+	o.cfg.Store(&cfg)
+	set := &roleSet{byName: map[string]*roleEntry{}, def: names[0]}
+	for _, n := range names {
+		set.byName[n] = fakeEntry(t, n)
+		set.order = append(set.order, n)
+	}
+	o.set.Store(set)
+	o.loadState(set)
+	return o
+}
+
+func servedRole(t *testing.T, o *ops) string {
+	t.Helper()
+	r, err := o.Credentials(context.Background(), imds.Caller{Remote: netip.MustParseAddrPort("127.0.0.1:5000")})
+	if err != nil {
+		t.Fatalf("Credentials: %v", err)
+	}
+	return r.Name
+}
+
+func TestOps_UseSwitchesAndPersists(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "sub", "state.json")
+	o := fakeOps(t, state, "dev", "admin")
+	if got := servedRole(t, o); got != "dev" {
+		t.Fatalf("served %q before use, want dev", got)
+	}
+	reply, err := o.useRole("admin")
+	if err != nil || reply != (control.UseReply{Previous: "dev", Role: "admin"}) {
+		t.Fatalf("useRole: %+v, %v", reply, err)
+	}
+	if got := servedRole(t, o); got != "admin" {
+		t.Errorf("served %q after use, want admin", got)
+	}
+	if _, err := o.useRole("root"); err == nil || !strings.Contains(err.Error(), `role "root" is not configured (configured: [dev admin])`) {
+		t.Errorf("useRole(root): %v", err)
+	}
+	// A restart: a new daemon over the same state file serves admin.
+	if got := servedRole(t, fakeOps(t, state, "dev", "admin")); got != "admin" {
+		t.Errorf("after a restart served %q, want admin (persisted)", got)
+	}
+	// A config without admin any more falls back to its default.
+	if got := servedRole(t, fakeOps(t, state, "dev")); got != "dev" {
+		t.Errorf("with admin removed served %q, want dev", got)
+	}
+	st := o.status()
+	if st.DefaultRole != "admin" || len(st.Roles) != 2 || !st.Roles[1].Default || st.Roles[0].Default {
+		t.Errorf("status: default %q roles %+v", st.DefaultRole, st.Roles)
+	}
+	if len(st.Clients) != 1 || st.Clients[0].Address != "127.0.0.1" || st.Clients[0].Requests != 2 || st.Clients[0].Role != "admin" {
+		t.Errorf("clients %+v", st.Clients)
+	}
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+func TestPrintStatus(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	st := control.Status{
+		Version: "1.0", PID: 42, Started: now.Add(-2 * time.Hour), DefaultRole: "dev",
+		Roles: []control.RoleStatus{
+			{Name: "dev", Default: true, State: control.StateFresh, Expires: now.Add(50 * time.Minute), LastRefresh: now.Add(-10 * time.Minute), NextRefresh: now.Add(15 * time.Minute), STSCalls: 3, Requests: 120},
+			{Name: "administrator", State: control.StateFailing, Reason: "AccessDenied: not authorized", STSCalls: 5, STSFailures: 5},
+		},
+		Clients: []control.ClientStatus{{Address: "172.17.0.2", Container: "web", Role: "dev", Requests: 7, LastSeen: now.Add(-3 * time.Second)}},
+	}
+	for _, colour := range []bool{false, true} {
+		var b strings.Builder
+		printStatus(&b, st, now, colour)
+		out := b.String()
+		if colour != strings.Contains(out, ansiGreen+"fresh"+ansiReset) || colour != strings.Contains(out, ansiRed+"failing"+ansiReset) {
+			t.Errorf("colour %v: wrong colouring:\n%q", colour, out)
+		}
+		plain := ansi.ReplaceAllString(out, "")
+		for _, want := range []string{"up 2h00m", "* dev", "50m00s", "10m00s ago", "in 15m00s", "administrator: AccessDenied: not authorized", "172.17.0.2", "web", "3s ago"} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("colour %v: lacks %q:\n%s", colour, want, plain)
+			}
+		}
+		var cols []int
+		for _, l := range strings.Split(plain, "\n") {
+			if i := strings.Index(l, "fresh"); i >= 0 {
+				cols = append(cols, i)
+			}
+			if i := strings.Index(l, "failing"); i >= 0 {
+				cols = append(cols, i)
+			}
+			if i := strings.Index(l, "STATE"); i >= 0 {
+				cols = append(cols, i)
+			}
+		}
+		if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
+			t.Errorf("colour %v: STATE column not aligned %v:\n%s", colour, cols, plain)
+		}
+	}
+}
