@@ -44,7 +44,7 @@ func newTestService(m *fakeManager, installed bool, leftovers []string) *Service
 	return &Service{
 		opts:      Options{Name: "imdsd-test"},
 		m:         m,
-		installed: func() bool { return installed },
+		installed: func() (bool, bool) { return installed, true },
 		leftovers: func() []string { return leftovers },
 		prog:      newProgram(context.TODO(), nil, 0, slog.New(slog.DiscardHandler)),
 	}

@@ -54,7 +54,7 @@ type Service struct {
 	opts      Options
 	prog      *program
 	m         manager
-	installed func() bool
+	installed func() (yes, known bool)
 	leftovers func() []string
 }
 
@@ -105,7 +105,7 @@ func New(ctx context.Context, run func(context.Context) error, opts Options) (*S
 		opts:      opts,
 		prog:      prog,
 		m:         m,
-		installed: func() bool { return anyExists(definitions(opts.Name)) },
+		installed: func() (bool, bool) { return definedBy(definitions(opts.Name)) },
 		leftovers: func() []string { return leftovers(opts.Name) },
 	}, nil
 }

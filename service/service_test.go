@@ -24,7 +24,7 @@ func TestStatus_Mapping(t *testing.T) {
 		"stopped":                      {kservice.StatusStopped, nil, true, StatusStopped, false, 3},
 		"not installed":                {kservice.StatusUnknown, kservice.ErrNotInstalled, false, StatusNotInstalled, false, 4},
 		"sysv stopped (script exit)":   {kservice.StatusUnknown, other, true, StatusStopped, false, 3},
-		"sysv missing (service fails)": {kservice.StatusUnknown, other, false, StatusUnknown, true, 1},
+		"sysv missing (service fails)": {kservice.StatusUnknown, other, false, StatusNotInstalled, false, 4},
 		"systemd failed unit":          {kservice.StatusUnknown, errors.New("service in failed state"), true, StatusStopped, false, 3},
 		"unit file but inactive":       {kservice.StatusUnknown, kservice.ErrNotInstalled, true, StatusStopped, false, 3},
 	}
@@ -40,6 +40,43 @@ func TestStatus_Mapping(t *testing.T) {
 			}
 			if got.ExitCode() != tc.wantCode {
 				t.Errorf("ExitCode: got %d, want %d", got.ExitCode(), tc.wantCode)
+			}
+		})
+	}
+}
+
+// TestStatus_UnknownWithoutDefinitions: where the OS has no definition
+// files to look at (Windows), an error of the manager stays unknown.
+func TestStatus_UnknownWithoutDefinitions(t *testing.T) {
+	m := &fakeManager{status: statusOf(kservice.StatusUnknown, errors.New("access denied"))}
+	s := newTestService(m, false, nil)
+	s.installed = func() (bool, bool) { return false, false }
+	got, err := s.Status()
+	if err == nil || got != StatusUnknown || got.ExitCode() != 1 {
+		t.Errorf("got %v, %v (exit %d), want unknown with an error (exit 1)", got, err, got.ExitCode())
+	}
+}
+
+func TestDefinedBy(t *testing.T) {
+	dir := t.TempDir()
+	present := filepath.Join(dir, "imdsd.service")
+	if err := os.WriteFile(present, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "imdsd")
+	tests := map[string]struct {
+		paths          []string
+		yes, wantKnown bool
+	}{
+		"one exists":  {[]string{missing, present}, true, true},
+		"none exists": {[]string{missing}, false, true},
+		"no paths":    {nil, false, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			yes, known := definedBy(tc.paths)
+			if yes != tc.yes || known != tc.wantKnown {
+				t.Errorf("got (%v, %v), want (%v, %v)", yes, known, tc.yes, tc.wantKnown)
 			}
 		})
 	}

@@ -46,30 +46,35 @@ func (s Status) ExitCode() int {
 }
 
 // mapStatus turns what kardianos reports into a Status. kardianos reports
-// a stopped SysV service and a failed systemd unit as errors (the init
-// script's or systemctl's non-zero exit), so an error is checked against
-// the service's definition files: when one exists, the service is
-// installed and not running.
-func mapStatus(st kservice.Status, err error, installed func() bool) (Status, error) {
-	switch {
-	case err == nil && st == kservice.StatusRunning:
+// a stopped or missing SysV service and a failed systemd unit as errors
+// (the init script's, service(8)'s or systemctl's non-zero exit), so an
+// error is checked against the service's definition files where the OS has
+// them (known): one exists, the service is installed and not running; none
+// does, it is not installed.
+func mapStatus(st kservice.Status, err error, installed func() (yes, known bool)) (Status, error) {
+	if err == nil && st == kservice.StatusRunning {
 		return StatusRunning, nil
-	case err == nil && st == kservice.StatusStopped:
+	}
+	if err == nil && st == kservice.StatusStopped {
 		return StatusStopped, nil
-	case installed():
+	}
+	yes, known := installed()
+	switch {
+	case yes:
 		return StatusStopped, nil
-	case err == nil || errors.Is(err, kservice.ErrNotInstalled):
+	case known || err == nil || errors.Is(err, kservice.ErrNotInstalled):
 		return StatusNotInstalled, nil
 	}
 	return StatusUnknown, err
 }
 
-// anyExists reports whether one of the paths exists.
-func anyExists(paths []string) bool {
+// definedBy reports whether one of the definition files exists, and
+// whether the answer is known at all (the OS has such files).
+func definedBy(paths []string) (yes, known bool) {
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, len(paths) > 0
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/imdsd/imdsd/control"
 	"github.com/imdsd/imdsd/linklocal"
 	"github.com/imdsd/imdsd/packaging"
 	"github.com/imdsd/imdsd/service"
@@ -87,7 +88,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("imdsd uninstall", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	purge := fs.Bool("purge", false, "also remove the config folder "+filepath.Dir(systemConfigPath()))
+	purge := fs.Bool("purge", false, "also remove the config folder "+filepath.Dir(systemConfigPath())+" and the state folder")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: imdsd uninstall [--purge]")
 		fs.PrintDefaults()
@@ -123,13 +124,16 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitError
 		}
 	}
+	// The daemon's runtime folder (control socket), if it left it empty.
+	_ = os.Remove(filepath.Dir(control.DefaultPath()))
 	if *purge {
-		dir := filepath.Dir(systemConfigPath())
-		if err := os.RemoveAll(dir); err != nil {
-			fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
-			return exitError
+		for _, dir := range []string{filepath.Dir(systemConfigPath()), filepath.Dir(defaultStateFile())} {
+			if err := os.RemoveAll(dir); err != nil {
+				fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
+				return exitError
+			}
+			fmt.Fprintf(stdout, "imdsd: removed %s\n", dir)
 		}
-		fmt.Fprintf(stdout, "imdsd: removed %s\n", dir)
 	}
 	if code == exitOK {
 		fmt.Fprintln(stdout, "imdsd: uninstalled")

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# e2e-sysv.sh: proves the service commands on this machine, where
+# kardianos/service picks SysV init (no systemd as PID 1).
+#
+# It runs on this very machine, so it is careful: it refuses to start when
+# an imdsd service is already installed, uses a temporary config (a moto
+# STS on loopback, a free non-default port on 127.0.0.1, link_local off so
+# no address is added), and its exit trap uninstalls whatever it installed.
+# Checks: install (and refusals: a config that does not validate, a second
+# install), status exit codes (4 not installed, 3 stopped, 0 running),
+# start, the AWS CLI getting the role's ARN through the service, restart,
+# stop, uninstall, and no leftovers (init script, rc links, pid and log
+# files, process, listener). Prints "N passed, M failed"; exits non-zero on
+# a failure. Run as root. KEEP_WORK=1 keeps the logs.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+lib_init
+
+readonly ROLE_ARN=arn:aws:iam::123456789012:role/e2e-role
+readonly WANT_ARN=arn:aws:sts::123456789012:assumed-role/e2e-role/
+PASSED=0
+FAILED=0
+START=$SECONDS
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'PASS %s\n' "$*"
+}
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL %s\n' "$*"
+}
+check() {
+	local text=$1
+	shift
+	if "$@" >>"$WORK/checks.log" 2>&1; then pass "$text"; else fail "$text"; fi
+}
+not() { ! "$@"; }
+# code CMD...: prints CMD's exit code (its output goes to the log).
+code() {
+	local rc=0
+	"$@" >>"$WORK/checks.log" 2>&1 || rc=$?
+	echo "$rc"
+}
+# check_code WANT TEXT CMD...: CMD must exit WANT.
+check_code() {
+	local want=$1 text=$2 got
+	shift 2
+	got=$(code "$@")
+	if [[ $got == "$want" ]]; then pass "$text (exit $got)"; else fail "$text: exit $got, want $want"; fi
+}
+
+[[ $(id -u) == 0 ]] || die "run as root: installing a SysV service needs it"
+[[ -e /etc/init.d/imdsd ]] && die "/etc/init.d/imdsd exists: an imdsd service is installed here; not touching it"
+[[ -e /etc/systemd/system/imdsd.service || -e /usr/lib/systemd/system/imdsd.service ]] &&
+	die "an imdsd systemd unit exists here; not touching it"
+
+build_imdsd
+start_moto
+PORT=$(free_port)
+CONF=$WORK/etc
+mkdir -p "$CONF"
+cat >"$CONF/imdsd.yaml" <<YAML
+role_arn: $ROLE_ARN
+sts_endpoint: $MOTO_URL
+region: us-east-1
+listen: 127.0.0.1:$PORT
+link_local: false
+YAML
+# The service reads the AWS shared files beside its config.
+SOURCE_SECRET=e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+(
+	umask 077
+	printf '[default]\naws_access_key_id = AKIAE2ESYSV000000001\naws_secret_access_key = %s\n' "$SOURCE_SECRET" >"$CONF/credentials"
+)
+
+RUNDIR_BEFORE=no
+[[ -e /run/imdsd ]] && RUNDIR_BEFORE=yes
+INSTALLED=0
+# The exit trap uninstalls what this run installed, before lib.sh's cleanup.
+trap 'rc=$?; if ((INSTALLED)); then "$IMDSD" uninstall >/dev/null 2>&1 || true; fi; (exit $rc); lib_cleanup' EXIT
+
+imdsd() { "$IMDSD" "$@"; }
+served() { wait_imdsd "http://127.0.0.1:$PORT" 15; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+pidfile_process() { [[ -f /var/run/imdsd.pid ]] && kill -0 "$(cat /var/run/imdsd.pid)" 2>/dev/null; }
+rc_links() { compgen -G '/etc/rc[0-6].d/[SK][0-9][0-9]imdsd' >/dev/null; }
+leftovers() {
+	[[ -e /etc/init.d/imdsd ]] || rc_links || [[ -e /var/run/imdsd.pid ]] ||
+		[[ -e /var/log/imdsd.log ]] || [[ -e /var/log/imdsd.err ]]
+}
+
+platform=$(imdsd status 2>/dev/null | sed -n 's/.*(\(.*\)).*/\1/p' | tail -1 || true)
+say "service manager: ${platform:-?}"
+check_code 4 "status before install: not installed" imdsd status
+check_code 4 "start before install: not installed" imdsd start
+bad=$WORK/bad.yaml
+echo "link_local: true" >"$bad"
+check_code 2 "install refuses a config without a role" imdsd install --config "$bad"
+check "nothing installed by the refused install" not leftovers
+
+check_code 0 "install --config (temp config)" imdsd install --config "$CONF/imdsd.yaml"
+INSTALLED=1
+check "init script /etc/init.d/imdsd written" test -x /etc/init.d/imdsd
+check "rc links made" rc_links
+check "init script runs serve with the temp config" grep -qF "$CONF/imdsd.yaml" /etc/init.d/imdsd
+check_code 1 "second install refused" imdsd install --config "$CONF/imdsd.yaml"
+check_code 3 "status after install: stopped" imdsd status
+
+check_code 0 "start" imdsd start
+check "serving on 127.0.0.1:$PORT" served
+check_code 0 "status: running" imdsd status
+out=$(clean_env AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$PORT" AWS_DEFAULT_REGION=us-east-1 \
+	aws sts get-caller-identity --endpoint-url "$MOTO_URL" --query Arn --output text 2>>"$WORK/clients.log" || true)
+if [[ $out == "$WANT_ARN"* ]]; then pass "AWS CLI through the service: $out"; else fail "AWS CLI: got '$out', want $WANT_ARN..."; fi
+
+old=$(cat /var/run/imdsd.pid 2>/dev/null || echo none)
+check_code 0 "restart" imdsd restart
+check "serving after restart" served
+check "a new process after restart" test "$(cat /var/run/imdsd.pid 2>/dev/null || echo none)" != "$old"
+
+check_code 0 "stop" imdsd stop
+check_code 3 "status after stop: stopped" imdsd status
+check "no process after stop" not pidfile_process
+check "no listener after stop" not listening
+
+check_code 0 "uninstall" imdsd uninstall
+INSTALLED=0
+check_code 4 "status after uninstall: not installed" imdsd status
+check_code 4 "second uninstall: not installed" imdsd uninstall
+check "no init script, rc link, pid or log file left" not leftovers
+check "no listener left" not listening
+if [[ $RUNDIR_BEFORE == no ]]; then
+	check "no /run/imdsd left (the daemon's control socket folder)" not test -e /run/imdsd
+fi
+check "no imdsd process of this run left" not pgrep -f "^$IMDSD serve"
+check "the source secret is in no log or output" not grep -rqF -- "$SOURCE_SECRET" "$WORK/checks.log" "$WORK/clients.log" "$WORK/moto.log"
+
+say "total $((SECONDS - START)) s"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
