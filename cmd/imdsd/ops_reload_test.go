@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 // opsLoad runs SDK-like credential fetches in a loop and counts them.
 type opsLoad struct {
 	ok, failed atomic.Int64
+	dials      atomic.Int64 // connections opened
 	firstErr   atomic.Value
 	stop       chan struct{}
 	wg         sync.WaitGroup
@@ -26,7 +29,14 @@ type opsLoad struct {
 func startOpsLoad(t *testing.T, base string, workers int) *opsLoad {
 	t.Helper()
 	l := &opsLoad{stop: make(chan struct{})}
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	var dialer net.Dialer
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: workers,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			l.dials.Add(1)
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}}
 	for range workers {
 		l.wg.Add(1)
 		go func() {
@@ -99,6 +109,7 @@ func TestOps_ReloadUnderLoad(t *testing.T) {
 	d.waitRole(t, "demo", "fresh")
 	load := startOpsLoad(t, d.url(), 4)
 	load.waitMore(t, 200)
+	dials := load.dials.Load()
 
 	t.Run("invalid config refused", func(t *testing.T) {
 		d.writeConfig(t, moto.URL, "role_arn: arn:aws:iam::123456789012:user/not-a-role", "session_name: first")
@@ -152,7 +163,12 @@ func TestOps_ReloadUnderLoad(t *testing.T) {
 	if n := load.failed.Load(); n != 0 {
 		t.Errorf("%d of %d requests failed during reloads; first: %v", n, n+load.ok.Load(), load.firstErr.Load())
 	}
-	t.Logf("%d credential fetches, none failed, across three reloads", load.ok.Load())
+	// Keep-alive connections opened before the reloads served every
+	// request after them: the server never dropped one.
+	if n := load.dials.Load(); n != dials {
+		t.Errorf("clients opened %d connections during the reloads, want 0 (connections dropped?)", n-dials)
+	}
+	t.Logf("%d credential fetches over %d connections, none failed, across three reloads", load.ok.Load(), dials)
 
 	t.Run("role renamed", func(t *testing.T) {
 		d.writeConfig(t, moto.URL, "role_arn: arn:aws:iam::123456789012:role/other", "session_name: fourth")
