@@ -446,3 +446,25 @@ func TestFaults_WallClockJumps(t *testing.T) {
 		}
 	})
 }
+
+// TestFaults_ShortGrantDoesNotStormSTS: STS grants sets shorter than
+// MinRemaining (role chaining caps a session at one hour whatever
+// duration is asked; a clock skewed against STS's looks the same). Every
+// read then finds the set due; STS must still be asked at most once per
+// minRefreshGap, not once per read.
+func TestFaults_ShortGrantDoesNotStormSTS(t *testing.T) {
+	h := start(t, 20*time.Minute, 0.5, nil)
+	for range 200 {
+		if _, err := h.r.Credentials(); err != nil {
+			t.Fatalf("Credentials: %v", err)
+		}
+		time.Sleep(time.Millisecond) // real time for the loop to run; the fake clock stands
+	}
+	if n := h.f.calls.Load(); n > 2 {
+		t.Fatalf("STS calls for 200 reads within one instant = %d, want at most 2 (one per %s)", n, minRefreshGap)
+	}
+	h.advance(t, time.Minute)
+	if n := h.f.calls.Load(); n > 2+6 {
+		t.Fatalf("STS calls after a further minute = %d, want at most %d", n, 2+6)
+	}
+}

@@ -213,9 +213,16 @@ func (r *Refresher) Run(ctx context.Context) error {
 
 // due reports whether the current set has fallen under MinRemaining by the
 // wall clock, e.g. after the machine slept through the planned refresh.
+//
+// A set obtained less than minRefreshGap ago is never due: when STS grants
+// less than MinRemaining (role chaining caps sessions at an hour) every
+// read would otherwise wake the loop into another STS call
+// (TestFaults_ShortGrantDoesNotStormSTS). A clock that went back before
+// the set was obtained does not hold the refresh.
 func (r *Refresher) due(now time.Time) bool {
 	s := r.state.Load()
-	return s.have && s.creds.Expires.Sub(now) < r.opts.MinRemaining && s.err == nil
+	recent := !now.Before(s.obtained) && now.Sub(s.obtained) < minRefreshGap
+	return s.have && s.creds.Expires.Sub(now) < r.opts.MinRemaining && s.err == nil && !recent
 }
 
 // nextRefresh plans the refresh of the current set: MinRemaining plus up to
