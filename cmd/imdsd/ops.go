@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,9 +311,4 @@ func (o *ops) watchMFA() {
 				"mfa_serial", e.mfa.Serial(), "expires", exp.UTC().Format(time.RFC3339))
 		}
 	}
-}
-
-// roleNames lists the configured roles, in config order.
-func (o *ops) roleNames() []string {
-	return slices.Clone(o.set.Load().order)
 }
