@@ -17,8 +17,12 @@ const (
 	// event came.
 	DefaultTTL = 30 * time.Second
 	// DefaultMissWait bounds how long a lookup of an unknown address waits
-	// for a fresh list. The SDKs give IMDS 0.5 to 1 s in all.
-	DefaultMissWait = 300 * time.Millisecond
+	// for the engines to list it. A container's process can run before its
+	// engine lists it as running (its network settings are published
+	// after), and botocore gives IMDS a single attempt of 1 s.
+	DefaultMissWait = 700 * time.Millisecond
+	// relistGap spaces the lists one lookup asks for.
+	relistGap = 25 * time.Millisecond
 	// retryMax caps the wait between reconnections to an engine.
 	retryMax = 5 * time.Second
 )
@@ -97,21 +101,27 @@ func (r *Resolver) Lookup(ctx context.Context, addr netip.Addr) (Container, erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.MissWait)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, e := range r.engines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.relist(ctx)
-		}()
-	}
-	wg.Wait()
-	if c, ok := r.find(addr); ok {
-		return c, nil
+	for ctx.Err() == nil {
+		var wg sync.WaitGroup
+		for _, e := range r.engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.relist(ctx)
+			}()
+		}
+		wg.Wait()
+		if c, ok := r.find(addr); ok {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(relistGap):
+		}
 	}
 	var down []string
 	for _, e := range r.engines {
-		if err := e.health(); err != nil {
+		if err := e.health(); err != nil && !errors.Is(err, errNotInstalled) {
 			down = append(down, e.socket+": "+err.Error())
 		}
 	}

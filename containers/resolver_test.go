@@ -24,6 +24,7 @@ type fakeEngine struct {
 	mu         sync.Mutex
 	containers []apiContainer
 	lists      int
+	broken     bool // the list answers 500
 	events     chan apiEvent
 	streams    chan struct{} // receives when an event stream opens
 }
@@ -44,6 +45,10 @@ func newFakeEngine(t testing.TB) *fakeEngine {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.lists++
+		if f.broken {
+			http.Error(w, "engine broken", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(f.containers)
 	})
@@ -107,12 +112,14 @@ func event(typ, action, id string) apiEvent {
 }
 
 // startResolver runs a Resolver on the sockets until the test ends. The TTL
-// is long so that only events, pokes and misses cause lists. MissWait is
-// generous: a fake engine answers at once, so no lookup actually waits that
-// long, and a loaded CI machine cannot make the test flaky.
-func startResolver(t testing.TB, sockets ...string) *Resolver {
+// is long so that only events, pokes and misses cause lists. A lookup of an
+// address no container has waits all of MissWait, so tests that expect a
+// miss pass a short one; tests that expect a hit pass a long one (a lookup
+// returns as soon as it finds), so a loaded CI machine cannot make them
+// flaky.
+func startResolver(t testing.TB, missWait time.Duration, sockets ...string) *Resolver {
 	t.Helper()
-	r := New(Options{Sockets: sockets, TTL: time.Hour, MissWait: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	r := New(Options{Sockets: sockets, TTL: time.Hour, MissWait: missWait, Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -123,6 +130,12 @@ func startResolver(t testing.TB, sockets ...string) *Resolver {
 	return r
 }
 
+// MissWait values for startResolver.
+const (
+	expectHit  = 10 * time.Second
+	expectMiss = 20 * time.Millisecond
+)
+
 var (
 	ipA = netip.MustParseAddr("172.17.0.2")
 	ipB = netip.MustParseAddr("172.17.0.3")
@@ -131,7 +144,7 @@ var (
 func TestResolver_Lookup(t *testing.T) {
 	f := newFakeEngine(t)
 	f.set(ctr("aaa", "172.17.0.2", map[string]string{"imdsd.role": "a"}))
-	r := startResolver(t, f.socket)
+	r := startResolver(t, expectHit, f.socket)
 
 	c, err := r.Lookup(context.Background(), ipA)
 	if err != nil {
@@ -140,7 +153,8 @@ func TestResolver_Lookup(t *testing.T) {
 	if v, ok := c.Label("imdsd.role"); c.ID != "aaa" || c.Name != "aaa" || !ok || v != "a" || c.Engine != f.socket {
 		t.Errorf("got %+v, want container aaa labelled imdsd.role=a on %s", c, f.socket)
 	}
-	if _, err := r.Lookup(context.Background(), ipB); !errors.Is(err, ErrUnknown) {
+	misses := startResolver(t, expectMiss, f.socket)
+	if _, err := misses.Lookup(context.Background(), ipB); !errors.Is(err, ErrUnknown) {
 		t.Errorf("unknown address: got %v, want ErrUnknown", err)
 	}
 	// An IPv4-mapped IPv6 address is the same container.
@@ -153,10 +167,7 @@ func TestResolver_Lookup(t *testing.T) {
 // is found by the lookup itself.
 func TestResolver_MissRelists(t *testing.T) {
 	f := newFakeEngine(t)
-	r := startResolver(t, f.socket)
-	if _, err := r.Lookup(context.Background(), ipA); !errors.Is(err, ErrUnknown) {
-		t.Fatalf("before start: got %v, want ErrUnknown", err)
-	}
+	r := startResolver(t, expectHit, f.socket)
 	f.set(ctr("aaa", "172.17.0.2", nil))
 	if c, err := r.Lookup(context.Background(), ipA); err != nil || c.ID != "aaa" {
 		t.Fatalf("after start, no event: got %+v, %v; want aaa", c, err)
@@ -169,7 +180,7 @@ func TestResolver_MissRelists(t *testing.T) {
 func TestResolver_DieForgetsAtOnce(t *testing.T) {
 	f := newFakeEngine(t)
 	f.set(ctr("old", "172.17.0.2", map[string]string{"imdsd.role": "a"}))
-	r := startResolver(t, f.socket)
+	r := startResolver(t, expectHit, f.socket)
 	<-f.streams
 	if _, err := r.Lookup(context.Background(), ipA); err != nil {
 		t.Fatal(err)
@@ -189,7 +200,7 @@ func TestResolver_DieForgetsAtOnce(t *testing.T) {
 // TestResolver_Events: events from the stream make the resolver list again.
 func TestResolver_Events(t *testing.T) {
 	f := newFakeEngine(t)
-	r := startResolver(t, f.socket)
+	r := startResolver(t, expectHit, f.socket)
 	<-f.streams
 	e := r.engines[0]
 	for _, tc := range []struct {
@@ -223,37 +234,55 @@ func TestResolver_Events(t *testing.T) {
 	}
 }
 
+// TestResolver_EngineDown: an engine whose socket exists but does not
+// answer makes an unknown address an error that says the engine is away.
 func TestResolver_EngineDown(t *testing.T) {
-	r := startResolver(t, filepath.Join(t.TempDir(), "absent.sock"))
-	_, err := r.Lookup(context.Background(), ipA)
-	if !errors.Is(err, ErrUnreachable) {
+	sock := filepath.Join(t.TempDir(), "dead.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // the file stays; connecting is refused
+	r := startResolver(t, expectMiss, sock)
+	if _, err := r.Lookup(context.Background(), ipA); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("got %v, want ErrUnreachable", err)
 	}
 }
 
+// TestResolver_EngineNotInstalled: a socket that does not exist (podman's
+// on a Docker-only host) is no engine: an unknown address is unknown.
+func TestResolver_EngineNotInstalled(t *testing.T) {
+	f := newFakeEngine(t)
+	r := startResolver(t, expectMiss, f.socket, filepath.Join(t.TempDir(), "absent.sock"))
+	if _, err := r.Lookup(context.Background(), ipA); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("got %v, want ErrUnknown", err)
+	}
+}
+
 // TestResolver_TwoEngines: Docker's and podman's containers are both found;
-// one engine being away makes unknown addresses an error that says so.
+// one engine failing makes unknown addresses an error that says so.
 func TestResolver_TwoEngines(t *testing.T) {
 	docker, podman := newFakeEngine(t), newFakeEngine(t)
 	docker.set(ctr("d", "172.17.0.2", nil))
 	podman.set(ctr("p", "172.17.0.3", nil))
-	r := startResolver(t, docker.socket, podman.socket)
+	hits := startResolver(t, expectHit, docker.socket, podman.socket)
 	for _, tc := range []struct {
 		ip   netip.Addr
 		want string
 	}{{ipA, "d"}, {ipB, "p"}} {
-		if c, err := r.Lookup(context.Background(), tc.ip); err != nil || c.ID != tc.want {
+		if c, err := hits.Lookup(context.Background(), tc.ip); err != nil || c.ID != tc.want {
 			t.Errorf("%s: got %+v, %v; want %s", tc.ip, c, err, tc.want)
 		}
 	}
-	podman.srv.CloseClientConnections()
-	podman.srv.Close()
-	podman.set()
-	r.engines[1].failed(errors.New("gone"))
-	if _, err := r.Lookup(context.Background(), netip.MustParseAddr("172.17.0.9")); !errors.Is(err, ErrUnreachable) {
-		t.Errorf("got %v, want ErrUnreachable while podman is away", err)
+	podman.mu.Lock()
+	podman.broken = true
+	podman.mu.Unlock()
+	misses := startResolver(t, expectMiss, docker.socket, podman.socket)
+	if _, err := misses.Lookup(context.Background(), netip.MustParseAddr("172.17.0.9")); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("got %v, want ErrUnreachable while podman fails", err)
 	}
-	if _, err := r.Lookup(context.Background(), ipA); err != nil {
-		t.Errorf("docker's container while podman is away: %v", err)
+	if _, err := misses.Lookup(context.Background(), ipA); err != nil {
+		t.Errorf("docker's container while podman fails: %v", err)
 	}
 }

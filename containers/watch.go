@@ -3,6 +3,8 @@ package containers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -11,6 +13,11 @@ import (
 
 // errNotListed is an engine's health before its first list.
 var errNotListed = errors.New("not listed yet")
+
+// errNotInstalled is an engine's health while its socket does not exist:
+// that engine is not installed or not started, so it runs no container
+// that could be mistaken for another (podman's socket on a Docker host).
+var errNotInstalled = errors.New("socket absent: engine not installed or not running")
 
 // engine watches one container engine.
 type engine struct {
@@ -158,13 +165,20 @@ func (e *engine) list(ctx context.Context) {
 // failed records that the engine could not be reached. The map is
 // dropped: while the engine is away its containers may change unseen.
 func (e *engine) failed(err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("%w (%w)", errNotInstalled, err)
+	}
 	e.mu.Lock()
 	e.err = err
 	e.byAddr = nil
 	wasDown := e.down
 	e.down = true
 	e.mu.Unlock()
-	if !wasDown {
+	switch {
+	case wasDown:
+	case errors.Is(err, errNotInstalled):
+		e.log.Info("container engine socket absent; watching for it", "err", err)
+	default:
 		e.log.Warn("container engine not reachable; its containers get no credentials until it is", "err", err)
 	}
 }

@@ -23,9 +23,10 @@ type Options struct {
 	// Interval is how often rules and bridges are checked; DefaultInterval
 	// when zero.
 	Interval time.Duration
-	// OnBridges, when set, is called with the current bridges before the
-	// rules for them are applied, and again whenever they change, so that the
-	// caller can open (and close) its listeners on their gateway addresses.
+	// OnBridges, when set, is called at every check with the current
+	// bridges, before the rules for them are applied, so that the caller can
+	// open (and close) its listeners on their gateway addresses, and retry
+	// one that failed. It must be idempotent and quick.
 	OnBridges func([]Bridge)
 	Logger    *slog.Logger
 	// Interfaces lists the host's interfaces; [Interfaces] when nil.
@@ -52,6 +53,7 @@ type Manager struct {
 	rs      ruleset
 	bridges []Bridge
 	applied bool // rules were applied once; a later mismatch is a repair
+	inited  bool // Init succeeded
 }
 
 // New checks that the host can take the rules and returns a Manager. It
@@ -82,9 +84,10 @@ func newManager(opts Options, rs ruleset) *Manager {
 // the rules the first time is returned at once (after cleaning up).
 func (m *Manager) Run(ctx context.Context) error {
 	defer m.rs.Close()
-	if err := m.sync(); err != nil {
-		_ = m.rs.Remove()
-		return err
+	if !m.inited {
+		if err := m.Init(); err != nil {
+			return err
+		}
 	}
 	t := time.NewTicker(m.opts.Interval)
 	defer t.Stop()
@@ -98,6 +101,18 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Init applies the rules once, so that a host that cannot take them fails
+// at start rather than in the background. Run calls it unless it was
+// called.
+func (m *Manager) Init() error {
+	if err := m.sync(); err != nil {
+		_ = m.rs.Remove()
+		return err
+	}
+	m.inited = true
+	return nil
 }
 
 func (m *Manager) remove() error {
@@ -116,10 +131,10 @@ func (m *Manager) sync() error {
 	}
 	bridges := m.opts.Selector.Select(ifcs)
 	changed := !slices.Equal(bridges, m.bridges) || !m.applied
+	if m.opts.OnBridges != nil {
+		m.opts.OnBridges(bridges)
+	}
 	if changed {
-		if m.opts.OnBridges != nil {
-			m.opts.OnBridges(bridges)
-		}
 		if m.applied {
 			m.log.Info("container bridges changed", "bridges", names(bridges))
 		}
