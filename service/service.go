@@ -83,7 +83,13 @@ func New(ctx context.Context, run func(context.Context) error, opts Options) (*S
 			case <-prog.Done():
 			}
 		},
-		"Restart": "always",
+		// Restart on failure everywhere, start at boot: systemd (the unit
+		// says it too), launchd (RunAtLoad, KeepAlive is on by default), the
+		// Windows service manager (automatic start type by default).
+		"Restart":                "always",
+		"RunAtLoad":              true,
+		"OnFailure":              "restart",
+		"OnFailureDelayDuration": "1s",
 	}
 	if opts.SystemdUnit != "" {
 		kv["SystemdScript"] = opts.SystemdUnit
