@@ -309,6 +309,10 @@ func (o *ops) watchMFA() {
 		if warn {
 			o.log.Warn("MFA session ends soon: run 'imdsd mfa' with a new code", "role", name,
 				"mfa_serial", e.mfa.Serial(), "expires", exp.UTC().Format(time.RFC3339))
+			if err := desktopNotify("imdsd: MFA session ends soon",
+				"Role "+name+": run 'imdsd mfa' with a new code before "+exp.Local().Format(time.Kitchen)); err != nil {
+				o.log.Debug("no desktop notification", "err", err)
+			}
 		}
 	}
 }
