@@ -38,6 +38,12 @@ type Config struct {
 	LinkLocal    bool           // serve on 169.254.169.254:80 and [fd00:ec2::254]:80 too (linklocal.go)
 	Ops                         // control socket, metrics, state, MFA (ops_config.go)
 	Security     SecurityConfig // Host allowlist, limits, hop limit, local users (security.go)
+
+	// Multi-role and containers (config_multi.go).
+	Roles             []RoleConfig
+	Clients           []ClientRule
+	Containers        ContainersConfig
+	ContainerEndpoint ContainerEndpointConfig
 }
 
 // defaultConfig returns the configuration used where neither file nor flag
@@ -49,6 +55,7 @@ func defaultConfig() Config {
 		LogLevel:     "info",
 		LogFormat:    "auto",
 		Security:     defaultSecurityConfig(),
+		Containers:   defaultContainersConfig(),
 	}
 }
 
@@ -134,7 +141,7 @@ func (c Config) validate(field func(string) string) error {
 			return bad("role_arn", c.RoleARN, roles.ErrInvalidARN)
 		}
 	}
-	if c.RoleARN == "" && c.Profile == "" {
+	if c.RoleARN == "" && c.Profile == "" && len(c.Roles) == 0 {
 		return bad("role_arn", "", errNoRoleOrSource)
 	}
 	if c.STSEndpoint != "" {
@@ -178,6 +185,9 @@ func (c Config) validate(field func(string) string) error {
 		return bad("log_format", c.LogFormat, errBadLogFormat)
 	}
 	if err := c.Ops.validate(bad); err != nil {
+		return err
+	}
+	if err := c.validateMulti(field); err != nil {
 		return err
 	}
 	return c.Security.validate(field)

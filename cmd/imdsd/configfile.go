@@ -60,6 +60,11 @@ func fileKeys(c *Config) map[string]func(*yaml.Node) error {
 		"allow_uids":           idListValue(&c.Security.Users.AllowUIDs),
 		"allow_groups":         idListValue(&c.Security.Users.AllowGroups),
 		"user_roles":           userRolesValue(&c.Security.Users.UserRoles),
+
+		"roles":              rolesValue(&c.Roles),
+		"clients":            clientsValue(&c.Clients),
+		"containers":         containersValue(&c.Containers),
+		"container_endpoint": containerEndpointValue(&c.ContainerEndpoint),
 	}
 }
 
@@ -123,6 +128,10 @@ func decodeConfig(data []byte, c *Config) error {
 		}
 		seen[k.Value] = true
 		if err := decode(v); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return err // a nested key's error names it and its line
+			}
 			return &ConfigError{Field: k.Value, Line: v.Line, Err: err}
 		}
 	}

@@ -141,6 +141,15 @@ func (d *daemon) run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	extra, stopContainers, err := d.startContainers(ctx) // containerwire.go
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
+	defer stopContainers()
+	lns = append(lns, extra...)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var opsErr error

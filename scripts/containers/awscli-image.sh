@@ -5,6 +5,9 @@
 # `docker import`, since no image registry is reachable. Idempotent: a
 # finished root is marked .done and reused; an existing image is kept.
 #
+# debootstrap does not resolve virtual packages, hence python3-cffi-backend
+# (it provides what python3-cryptography needs) named explicitly.
+#
 # The mirror is the one this machine's apt already uses, read from its
 # sources, so no host name is written here.
 set -euo pipefail
@@ -37,7 +40,7 @@ if [[ ! -f $ROOTFS/.done ]]; then
 	rm -rf "$ROOTFS"
 	mkdir -p "$CACHE"
 	echo "awscli-image: debootstrap bookworm + awscli into $ROOTFS (once; a few minutes)" >&2
-	debootstrap --variant=minbase --include=awscli bookworm "$ROOTFS" "$(mirror)" >"$ROOTFS.log" 2>&1 || {
+	debootstrap --variant=minbase --include=awscli,python3-cffi-backend bookworm "$ROOTFS" "$(mirror)" >"$ROOTFS.log" 2>&1 || {
 		tail -20 "$ROOTFS.log" >&2
 		exit 1
 	}

@@ -1,0 +1,230 @@
+package main
+
+// The container side of the daemon: DNAT rules from container bridges
+// (nat), listeners on the bridges' gateway addresses for IMDS and the
+// container credentials endpoint, the container engines' watch
+// (containers), and the loopback container endpoint for FULL_URI with its
+// token file. run() calls startContainers; nothing here starts unless the
+// config asks for it.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/imdsd/imdsd/containers"
+	"github.com/imdsd/imdsd/imds"
+	"github.com/imdsd/imdsd/nat"
+)
+
+// startContainers starts what containers: and container_endpoint: ask for.
+// It returns the listeners the IMDS server must serve besides its own (the
+// container bridges') and a function that, once ctx is done, waits for
+// everything to stop and cleans up (the rules are removed, the token file
+// too). On error nothing is left running.
+func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), error) {
+	cc, ec := d.cfg.Containers, d.cfg.ContainerEndpoint
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var cleanups []func()
+	stop := func() {
+		cancel()
+		wg.Wait()
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	router := &clientRouter{log: d.log}
+	var extra []net.Listener
+	goRun := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				d.log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	if cc.Enabled {
+		log := d.log.With("component", "containers")
+		imdsLn := newBridgeListener(cc.Port, cc.cidrs(), log)
+		lns := []*bridgeListener{imdsLn}
+		var epLn *bridgeListener
+		if cc.EndpointPort != 0 {
+			epLn = newBridgeListener(cc.EndpointPort, cc.cidrs(), log)
+			lns = append(lns, epLn)
+		}
+		mgr, err := nat.New(nat.Options{
+			Selector: nat.Selector{Auto: true, Interfaces: cc.Interfaces, CIDRs: cc.cidrs()},
+			Ports:    nat.Ports{IMDS: uint16(cc.Port), Endpoint: uint16(cc.EndpointPort)},
+			OnBridges: func(b []nat.Bridge) {
+				for _, ln := range lns {
+					ln.update(b)
+				}
+			},
+			Logger: d.log,
+		})
+		if err == nil {
+			err = mgr.Init()
+		}
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			cancel()
+			return nil, nil, fmt.Errorf("containers: %w", err)
+		}
+		cleanups = append(cleanups, func() {
+			for _, ln := range lns {
+				ln.Close() // idempotent; the servers closed them already on a normal stop
+			}
+		})
+		resolver := containers.New(containers.Options{Sockets: cc.Sockets, Logger: d.log})
+		router.finder = resolver
+		router.onBridge = func(a netip.Addr) bool {
+			return imdsLn.serving(a) || (epLn != nil && epLn.serving(a))
+		}
+		goRun("container watch", resolver.Run)
+		goRun("container DNAT", mgr.Run)
+		extra = append(extra, imdsLn)
+		if epLn != nil {
+			h, err := imds.NewContainerHandler(imds.ContainerOptions{Source: d.ops, Logger: d.log})
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+			d.serveEndpoint(ctx, &wg, epLn, h)
+		}
+	}
+	d.ops.router = router
+	if len(ec.Listen) > 0 {
+		done, err := d.startLoopbackEndpoint(ctx, &wg, ec)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		cleanups = append(cleanups, done)
+	}
+	return extra, stop, nil
+}
+
+// serveEndpoint serves the container credentials endpoint on ln until ctx
+// ends.
+func (d *daemon) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
+	srv := d.server.NewHTTPServer(ctx)
+	srv.Handler = h
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("container endpoint stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), imds.DefaultShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+}
+
+// startLoopbackEndpoint writes a fresh token to the token file and serves
+// the container endpoint, token required, on the loopback addresses of
+// container_endpoint.listen (AWS_CONTAINER_CREDENTIALS_FULL_URI with
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). It returns the cleanup that
+// removes the token file.
+func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec ContainerEndpointConfig) (func(), error) {
+	token, err := newEndpointToken()
+	if err != nil {
+		return nil, err
+	}
+	path := ec.tokenFile()
+	if err := writeTokenFile(path, token, ec.TokenGroup); err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = os.Remove(path) }
+	h, err := imds.NewContainerHandler(imds.ContainerOptions{Source: d.ops, Token: token, Logger: d.log})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	var lns []net.Listener
+	for _, a := range ec.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			cleanup()
+			return nil, fmt.Errorf("container endpoint: listen %s: %w", a, err)
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		d.serveEndpoint(ctx, wg, ln, h)
+	}
+	d.log.Info("container endpoint open", "listen", ec.Listen, "token_file", path,
+		"full_uri", "http://"+ec.Listen[0]+imds.PathContainerCredentials)
+	return cleanup, nil
+}
+
+// newEndpointToken returns a random token (256 bits, hex).
+func newEndpointToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("container endpoint token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// writeTokenFile writes the token where only the daemon's user and group
+// (token_group when set) can read it: mode 0640, written to a temporary
+// file and renamed, so a reader never sees half a token.
+func writeTokenFile(path, token, group string) error {
+	gid := -1
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return fmt.Errorf("container_endpoint.token_group %q: %w", group, err)
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return fmt.Errorf("container_endpoint.token_group %q: gid %q", group, g.Gid)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("container endpoint token file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".container-token-*")
+	if err != nil {
+		return fmt.Errorf("container endpoint token file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o640)
+	if err == nil && gid >= 0 {
+		err = tmp.Chown(-1, gid)
+	}
+	if err == nil {
+		_, err = tmp.WriteString(token)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("container endpoint token file %s: %w", path, err)
+	}
+	return nil
+}
