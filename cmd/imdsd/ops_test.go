@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/imdsd/imdsd/control"
 	"github.com/imdsd/imdsd/imds"
+	"github.com/imdsd/imdsd/internal/motoserver"
 	"github.com/imdsd/imdsd/roles"
 )
 
@@ -136,5 +138,37 @@ func TestPrintStatus(t *testing.T) {
 		if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
 			t.Errorf("colour %v: STATE column not aligned %v:\n%s", colour, cols, plain)
 		}
+	}
+}
+
+// TestOps_WatchMFA: an hour before an MFA session ends the daemon logs it,
+// once.
+func TestOps_WatchMFA(t *testing.T) {
+	moto := motoserver.Start(t)
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEOPS000002")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
+	m, err := roles.NewMFASession(context.Background(), roles.MFAOptions{Serial: "arn:aws:iam::123456789012:mfa/u", STSEndpoint: moto.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := m.Start(context.Background(), "123456")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	o := fakeOps(t, filepath.Join(t.TempDir(), "s.json"), "dev")
+	o.log = slog.New(slog.NewTextHandler(&logs, nil))
+	o.set.Load().byName["dev"].mfa = m
+	for _, at := range []time.Duration{-2 * time.Hour, -50 * time.Minute, -40 * time.Minute} {
+		o.now = func() time.Time { return exp.Add(at) }
+		o.watchMFA()
+	}
+	if n := strings.Count(logs.String(), "MFA session ends soon"); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, logs.String())
+	}
+	if st := roleStatus(o.set.Load().byName["dev"], exp.Add(-time.Hour)); st.MFA == nil || !st.MFA.Expires.Equal(exp.UTC()) {
+		t.Errorf("status MFA %+v, want expiry %s", st.MFA, exp)
 	}
 }
