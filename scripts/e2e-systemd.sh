@@ -61,11 +61,13 @@ fi
 # --- build: the cached root, the .deb, the Go probe; moto --------------------
 say "root: scripts/nspawn-root.sh"
 ROOTFS=$("$ROOT/scripts/nspawn-root.sh" | tail -1)
-say "package: scripts/package.sh (amd64 deb)"
-DEB=$(cd "$ROOT" && ARCHES=amd64 FORMATS=deb scripts/package.sh | grep '\.deb$' | tail -1)
-[[ -f $ROOT/$DEB ]] || die "scripts/package.sh built no .deb"
+say "package: scripts/package.sh (amd64 deb, two versions for the upgrade)"
 mkdir -p "$WORK/share"
-cp "$ROOT/$DEB" "$WORK/share/imdsd.deb"
+for v in 1 2; do
+	DEB=$(cd "$ROOT" && VERSION=0.0.0~e2e$v ARCHES=amd64 FORMATS=deb scripts/package.sh | grep '\.deb$' | tail -1)
+	[[ -f $ROOT/$DEB ]] || die "scripts/package.sh built no .deb"
+	mv "$ROOT/$DEB" "$WORK/share/imdsd-$v.deb"
+done
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/share/gosdk" ./scripts/gosdk) || die "go build ./scripts/gosdk failed"
 need_moto
 
@@ -153,7 +155,7 @@ AWS_ACCESS_KEY_ID=AKIAE2ESYSTEMD000001
 AWS_SECRET_ACCESS_KEY=$SOURCE_SECRET
 ENV
 T0=$SECONDS
-if guest dpkg -i --force-confold --force-confdef /e2e/imdsd.deb >"$WORK/dpkg-i.log" 2>&1; then
+if guest dpkg -i --force-confold --force-confdef /e2e/imdsd-1.deb >"$WORK/dpkg-i.log" 2>&1; then
 	pass "dpkg -i imdsd.deb ($((SECONDS - T0)) s)"
 else
 	fail "dpkg -i imdsd.deb"
@@ -238,6 +240,16 @@ check "kill -9: back and serving within 5 s (new PID $NEW_PID after ${ms} ms)" \
 	test "$NEW_PID" != 0 -a "$NEW_PID" != "$OLD_PID" -a "$ms" -lt 5000
 check_client awscli "after kill -9"
 check_client gosdk "IPv6 after kill -9" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
+
+# --- upgrade: the service restarts, the config stays ------------------------------
+OLD_PID=$(guest systemctl show -p MainPID --value imdsd)
+check "dpkg -i a newer version (upgrade)" guest dpkg -i --force-confold --force-confdef /e2e/imdsd-2.deb
+check "upgraded to 0.0.0~e2e2" test "$(guest dpkg-query -W -f '${Version}' imdsd)" = 0.0.0~e2e2
+check "upgrade restarted the service" test "$(guest systemctl show -p MainPID --value imdsd)" != "$OLD_PID"
+check "service active after the upgrade" wait_active
+check "the config survived the upgrade" guest grep -qF "sts_endpoint: $STS" /etc/imdsd/imdsd.yaml
+check "serving after the upgrade" wait_served http://169.254.169.254
+check_client boto3 "after the upgrade"
 
 # --- imdsd stop / status / start -------------------------------------------------
 check "imdsd stop" guest imdsd stop

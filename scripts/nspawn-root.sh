@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # nspawn-root.sh builds (once) the Debian bookworm root that
 # scripts/e2e-systemd.sh boots with systemd-nspawn, under .cache/ (which git
-# ignores). It is idempotent: a finished root is marked by .cache/.../.done
-# and reused; delete the folder to rebuild.
+# ignores). It is idempotent: a finished root is marked by its .done file
+# (holding the package list it was built with; a changed list rebuilds) and
+# reused; delete the folder to rebuild. IMDSD_NSPAWN_ROOT puts it elsewhere,
+# e.g. outside the clone so that CI's fresh clones share one root.
 #
 # The mirror is the one this machine's apt already uses, read from its
 # sources, so no host name is written here.
@@ -37,7 +39,7 @@ mirror() {
 }
 
 need
-if [[ -f $ROOTFS/.done ]]; then
+if [[ -f $ROOTFS/.done && $(cat "$ROOTFS/.done") == "$PACKAGES" ]]; then
 	echo "$ROOTFS"
 	exit 0
 fi
@@ -61,5 +63,5 @@ systemd-machine-id-setup --root="$ROOTFS" >/dev/null 2>&1 || true
 echo imdsd-e2e >"$ROOTFS/etc/hostname"
 # Nothing in the container may wait on the network at boot.
 rm -f "$ROOTFS"/etc/systemd/system/*.wants/systemd-networkd-wait-online.service
-touch "$ROOTFS/.done"
+echo "$PACKAGES" >"$ROOTFS/.done"
 echo "$ROOTFS"
