@@ -244,6 +244,7 @@ check_client gosdk "IPv6 after kill -9" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MO
 # --- upgrade: the service restarts, the config stays ------------------------------
 OLD_PID=$(guest systemctl show -p MainPID --value imdsd)
 check "dpkg -i a newer version (upgrade)" guest dpkg -i --force-confold --force-confdef /e2e/imdsd-2.deb
+# shellcheck disable=SC2016 # dpkg-query's own format, not a shell expansion
 check "upgraded to 0.0.0~e2e2" test "$(guest dpkg-query -W -f '${Version}' imdsd)" = 0.0.0~e2e2
 check "upgrade restarted the service" test "$(guest systemctl show -p MainPID --value imdsd)" != "$OLD_PID"
 check "service active after the upgrade" wait_active

@@ -125,6 +125,7 @@ check "no process after stop" not pidfile_process
 check "no listener after stop" not listening
 
 check_code 0 "uninstall" imdsd uninstall
+# shellcheck disable=SC2034 # read by the exit trap
 INSTALLED=0
 check_code 4 "status after uninstall: not installed" imdsd status
 check_code 4 "second uninstall: not installed" imdsd uninstall
