@@ -116,6 +116,7 @@ func (o *ops) status() control.Status {
 	}
 	for _, name := range set.order {
 		rs := roleStatus(set.byName[name], o.now())
+		rs.Name = name // the name `use` and `creds --role` take
 		rs.Default = name == st.DefaultRole
 		st.Roles = append(st.Roles, rs)
 	}

@@ -97,10 +97,14 @@ func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fet
 	}
 	e.role = r
 	inner := r.Fetcher
+	label := def.Name // the role's name in the config, as status and use show it
+	if label == "" {
+		label = r.Name
+	}
 	fetcher := roles.FetcherFunc(func(ctx context.Context) (aws.Credentials, error) {
 		c, err := inner.Fetch(ctx)
 		if observe != nil && ctx.Err() == nil {
-			observe(r.Name, fetchErrorCode(err))
+			observe(label, fetchErrorCode(err))
 		}
 		e.fetchOnce.Do(func() { close(e.fetched) })
 		return c, err
