@@ -17,4 +17,8 @@ if command -v ip >/dev/null; then
 	ip addr del 169.254.169.254/32 dev lo 2>/dev/null || true
 	ip -6 addr del fd00:ec2::254/128 dev lo 2>/dev/null || true
 fi
+# Likewise the container DNAT rules, in nftables table "inet imdsd" (nat/).
+if command -v nft >/dev/null; then
+	nft delete table inet imdsd 2>/dev/null || true
+fi
 exit 0
