@@ -172,3 +172,17 @@ func TestOps_WatchMFA(t *testing.T) {
 		t.Errorf("status MFA %+v, want expiry %s", st.MFA, exp)
 	}
 }
+
+// TestStatus_NoDaemon: without a daemon on the control socket, status says
+// so and falls back to the service manager's state (exit 3 stopped or 4
+// not installed, as the service commands define).
+func TestStatus_NoDaemon(t *testing.T) {
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"status", "--socket", filepath.Join(t.TempDir(), "none.sock")}, &out, &errOut)
+	if code != exitStopped && code != exitNotInstalled {
+		t.Errorf("exit %d, want %d or %d; stdout %q", code, exitStopped, exitNotInstalled, out.String())
+	}
+	if !strings.Contains(errOut.String(), "imdsd is not running") {
+		t.Errorf("stderr %q does not say the daemon is not running", errOut.String())
+	}
+}
