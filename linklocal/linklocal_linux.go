@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // privilegeHint names what a permission error lacks on Linux.
@@ -20,7 +21,14 @@ func addAddr(lo *net.Interface, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	err = netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(p), Scope: int(netlink.SCOPE_HOST)})
+	a := &netlink.Addr{IPNet: ipNet(p), Scope: int(netlink.SCOPE_HOST)}
+	if p.Addr().Is6() {
+		// No duplicate address detection: the address is usable at once
+		// (a tentative address cannot be bound), and there is no one on lo
+		// to collide with.
+		a.Flags = unix.IFA_F_NODAD
+	}
+	err = netlink.AddrAdd(link, a)
 	if errors.Is(err, syscall.EEXIST) {
 		return nil
 	}

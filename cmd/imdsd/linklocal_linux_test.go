@@ -1,0 +1,100 @@
+package main
+
+import (
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/imdsd/imdsd/linklocal"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// inNetns runs f on a locked OS thread inside a new network namespace with
+// its loopback up, so the test touches no interface of the machine. The
+// thread is never unlocked: the runtime discards it, and the namespace
+// goes with it.
+func inNetns(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		ns, err := netns.New()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer ns.Close()
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err != nil {
+			done <- err
+			return
+		}
+		defer func() { done <- nil }()
+		f()
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("set up a network namespace: %v (run the test as root: it needs CAP_SYS_ADMIN and CAP_NET_ADMIN)", err)
+	}
+}
+
+// TestDaemon_LinkLocalListen: with link_local on, the daemon's start-up
+// (addLinkLocal, then listen) puts both addresses on loopback and opens
+// port 80 on each beside the configured listener; undo takes them off.
+func TestDaemon_LinkLocalListen(t *testing.T) {
+	inNetns(t, func() {
+		cfg := Config{LinkLocal: true, Listen: []string{"127.0.0.1:0"}}
+		log := slog.New(slog.DiscardHandler)
+		undo, err := addLinkLocal(cfg, log)
+		if err != nil {
+			t.Errorf("addLinkLocal: %v", err)
+			return
+		}
+		for _, p := range linklocal.Prefixes() {
+			if ok, err := linklocal.Present(p.Addr()); err != nil || !ok {
+				t.Errorf("after addLinkLocal: %s present = %v (%v), want true", p.Addr(), ok, err)
+			}
+		}
+		lns, err := listen(cfg, log)
+		if err != nil {
+			t.Errorf("listen: %v", err)
+		} else {
+			var got []string
+			for _, ln := range lns {
+				ap := netip.MustParseAddrPort(ln.Addr().String())
+				if ap.Addr().IsLoopback() {
+					continue // 127.0.0.1:0, a random port
+				}
+				got = append(got, ln.Addr().String())
+				ln.Close()
+			}
+			if want := []string{"169.254.169.254:80", "[fd00:ec2::254]:80"}; !slices.Equal(got, want) {
+				t.Errorf("link-local listeners: got %v, want %v", got, want)
+			}
+		}
+		undo()
+		for _, p := range linklocal.Prefixes() {
+			if ok, _ := linklocal.Present(p.Addr()); ok {
+				t.Errorf("after undo: %s still present", p.Addr())
+			}
+		}
+	})
+}
+
+func TestAddLinkLocal_Off(t *testing.T) {
+	undo, err := addLinkLocal(Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("addLinkLocal with link_local off: %v", err)
+	}
+	undo() // a no-op, must not touch the machine
+	for _, p := range linklocal.Prefixes() {
+		if ok, _ := linklocal.Present(p.Addr()); ok {
+			t.Logf("note: %s is on this machine's loopback (not put there by this test)", p.Addr())
+		}
+	}
+}
