@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -47,9 +48,52 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "imdsd config check: %s: %v\n", path, err)
 		return exitUsage
 	}
+	nodes, err := fileNodes(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "imdsd config check: %v\n", err)
+		return exitUsage
+	}
 	fmt.Fprintf(stdout, "# %s: valid; roles: %s (default %s)\n", path, strings.Join(set.order, ", "), set.def)
-	writeEffective(stdout, cfg)
+	writeEffective(stdout, cfg, nodes)
 	return exitOK
+}
+
+// fileNodes returns the top-level keys of the config file with their YAML
+// values, for the nested keys, which are printed as the file gives them.
+func fileNodes(path string) (map[string]*yaml.Node, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	out := map[string]*yaml.Node{}
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		m := doc.Content[0]
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			out[m.Content[i].Value] = m.Content[i+1]
+		}
+	}
+	return out, nil
+}
+
+// redactNode replaces, at any depth, the value of a secret key.
+func redactNode(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if v := n.Content[i+1]; isSecretKey(n.Content[i].Value) && v.Kind == yaml.ScalarNode {
+				v.Value, v.Tag, v.Style = "<redacted>", "!!str", yaml.DoubleQuotedStyle
+				continue
+			}
+			redactNode(n.Content[i+1])
+		}
+		return
+	}
+	for _, c := range n.Content {
+		redactNode(c)
+	}
 }
 
 // secretKeys are config keys whose values are never printed: an external
@@ -64,7 +108,7 @@ func isSecretKey(k string) bool {
 // defaults. It finds the field behind each key by decoding a probe value
 // through fileKeys, so a key added to the table is printed with no change
 // here.
-func writeEffective(w io.Writer, cfg Config) {
+func writeEffective(w io.Writer, cfg Config, nodes map[string]*yaml.Node) {
 	keys := fileKeys(&Config{})
 	names := make([]string, 0, len(keys))
 	for k := range keys {
@@ -74,8 +118,20 @@ func writeEffective(w io.Writer, cfg Config) {
 	def := defaultConfig()
 	for _, k := range names {
 		path, ok := fieldOf(k)
-		if !ok {
-			fmt.Fprintf(w, "%s: (not shown)\n", k)
+		if !ok || !isPlain(fieldAt(reflect.ValueOf(cfg), path)) {
+			// A nested key: as the file gives it, secrets redacted.
+			n, given := nodes[k]
+			if !given {
+				fmt.Fprintf(w, "%s: {}  # not set\n", k)
+				continue
+			}
+			redactNode(n)
+			b, err := yaml.Marshal(n)
+			if err != nil {
+				fmt.Fprintf(w, "%s: (unprintable: %v)\n", k, err)
+				continue
+			}
+			fmt.Fprintf(w, "%s:\n  %s\n", k, strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "\n  "))
 			continue
 		}
 		v := fieldAt(reflect.ValueOf(cfg), path)
@@ -92,6 +148,17 @@ func writeEffective(w io.Writer, cfg Config) {
 		}
 		fmt.Fprintf(w, "%s: %s%s\n", k, text, note)
 	}
+}
+
+// isPlain reports whether a value prints as one YAML scalar or a list of
+// strings.
+func isPlain(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		return true
+	}
+	_, ok := v.Interface().([]string)
+	return ok
 }
 
 // probes are values of every kind a key's decoder may accept.
