@@ -1,0 +1,100 @@
+package imds
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestServer_GoroutinesBackToBaselineAfterLoad: 64 clients, each from its
+// own loopback address, hammer a hardened server (Run with the connection
+// cap and rate limit) with token PUTs and credential GETs; once they hang
+// up, the server's goroutines are back to the count before the load, and
+// no request failed.
+func TestServer_GoroutinesBackToBaselineAfterLoad(t *testing.T) {
+	now := time.Now()
+	src := staticSource(Role{Name: "demo", Credentials: testCreds(now)}, nil)
+	s, _ := newTestServer(t, Options{Source: src, Now: time.Now, AllowedHosts: DefaultAllowedHosts,
+		RateLimit: RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst}, MaxConnsPerClient: DefaultMaxConnsPerClient})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	settle := func() int {
+		runtime.GC()
+		return runtime.NumGoroutine()
+	}
+	// One request first, so that lazily started runtime goroutines exist
+	// before the baseline is taken.
+	if resp, err := http.Get(base + PathInstanceID); err == nil {
+		resp.Body.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	time.Sleep(50 * time.Millisecond)
+	baseline := settle()
+
+	var wg sync.WaitGroup
+	var failed sync.Map
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(i+1))}}
+			tr := &http.Transport{DialContext: d.DialContext}
+			c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			defer tr.CloseIdleConnections()
+			for range 50 {
+				req, _ := http.NewRequest(http.MethodPut, base+PathToken, nil)
+				req.Header.Set(HeaderTokenTTL, "60")
+				resp, err := c.Do(req)
+				if err != nil {
+					failed.Store(i, err.Error())
+					return
+				}
+				tok, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				req, _ = http.NewRequest(http.MethodGet, base+PathSecurityCredentials+"/demo", nil)
+				req.Header.Set(HeaderToken, string(tok))
+				resp, err = c.Do(req)
+				if err != nil {
+					failed.Store(i, err.Error())
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Store(i, resp.Status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	failed.Range(func(k, v any) bool {
+		t.Errorf("client %v: %v", k, v)
+		return true
+	})
+	var after int
+	for i := 0; i < 500; i++ {
+		if after = settle(); after <= baseline {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("goroutines: %d before the load, %d after", baseline, after)
+	if after > baseline {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("goroutines after the load = %d, baseline %d\n%s", after, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
