@@ -48,6 +48,7 @@ type Status struct {
 	Region      string         `json:"region,omitempty"`
 	STSEndpoint string         `json:"sts_endpoint,omitempty"` // "" means AWS's regional endpoint
 	InstanceID  string         `json:"instance_id,omitempty"`
+	Containers  bool           `json:"containers"` // containers.enabled: DNAT rules expected
 	DefaultRole string         `json:"default_role"`
 	Roles       []RoleStatus   `json:"roles"`
 	Clients     []ClientStatus `json:"clients"`

@@ -477,10 +477,15 @@ func (d *doctor) checkEnv(context.Context) result {
 }
 
 func (d *doctor) checkContainers(context.Context) result {
+	if d.status != nil && !d.status.Containers {
+		return skip("containers are off in the daemon's config (containers: {enabled: true} turns them on)")
+	}
 	expected, present, detail, err := d.containerRules()
 	switch {
 	case err != nil:
 		return fail("run doctor as root to read the nftables ruleset", "cannot read the container rules: %v", err)
+	case !expected && d.status != nil:
+		return skip("containers are on but %s", detail)
 	case !expected:
 		return skip("%s", detail)
 	case !present:

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -150,6 +151,44 @@ func TestDoctor_Faults(t *testing.T) {
 	t.Run("IMDS disabled", func(t *testing.T) {
 		code, out := doctorIn(t, wrap, bin, d.socket, "AWS_EC2_METADATA_DISABLED=true")
 		expect(t, code, out, exitError, "[FAIL] SDK environment: AWS_EC2_METADATA_DISABLED=true stops every SDK", "fix: 'imdsd env'")
+	})
+	t.Run("container rules", func(t *testing.T) {
+		if _, err := exec.LookPath("nft"); err != nil {
+			t.Fatal("nft not found: apt-get install nftables")
+		}
+		for _, args := range [][]string{
+			{"link", "add", "br-imdsdt", "type", "bridge"},
+			{"addr", "add", "10.99.0.1/24", "dev", "br-imdsdt"},
+			{"link", "set", "br-imdsdt", "up"},
+		} {
+			if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+				t.Fatalf("ip %v: %v: %s", args, err, out)
+			}
+		}
+		code, out := doctorIn(t, wrap, bin, d.socket)
+		expect(t, code, out, exitOK, "[skip] container rules: containers are off in the daemon's config")
+		d.stop(t)
+		d.writeConfig(t, stsURL, "role_arn: "+opsRoleARN, "containers:", "  enabled: true",
+			"  docker_socket: ["+filepath.Join(d.dir, "no-engine.sock")+"]")
+		d.start(t)
+		d.waitRole(t, "demo", "fresh")
+		code, out = doctorIn(t, wrap, bin, d.socket)
+		expect(t, code, out, exitOK, "[ ok ] container rules: table inet imdsd: 2 rule(s) for bridges br-imdsdt")
+		// The fault: the table deleted from outside. The daemon puts it
+		// back within seconds; doctor run right after the deletion sees
+		// it missing (tried a few times in case a repair came first).
+		for try := 0; ; try++ {
+			if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "imdsd").CombinedOutput(); err != nil {
+				t.Fatalf("nft delete table: %v: %s", err, out)
+			}
+			code, out = doctorIn(t, wrap, bin, d.socket)
+			if code != exitOK || try == 4 {
+				break
+			}
+			time.Sleep(2500 * time.Millisecond) // let the repair come, then delete again
+		}
+		expect(t, code, out, exitError, "[FAIL] container rules: container networks exist but imdsd's DNAT rules are missing: no table inet imdsd (bridges: br-imdsdt)",
+			"fix: check the daemon's log for nftables errors")
 	})
 	t.Run("stopped daemon", func(t *testing.T) {
 		d.stop(t)

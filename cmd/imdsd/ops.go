@@ -56,10 +56,11 @@ type ops struct {
 }
 
 type clientSeen struct {
-	uid      int // -1 when unknown
-	role     string
-	requests int64
-	last     time.Time
+	uid       int    // -1 when unknown
+	container string // the container's name, for a container
+	role      string
+	requests  int64
+	last      time.Time
 }
 
 // newOps resolves the roles of cfg and reads the state file. It starts
@@ -152,7 +153,7 @@ func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error)
 	if c.HasUID {
 		uid = c.UID
 	}
-	o.seen(c.Remote.Addr(), name, uid)
+	o.seen(ctx, c.Remote.Addr(), name, uid)
 	return roleCredentials(e), nil
 }
 
@@ -180,8 +181,16 @@ func roleCredentials(e *roleEntry) imds.Role {
 }
 
 // seen remembers a client for status.
-func (o *ops) seen(a netip.Addr, role string, uid int) {
+func (o *ops) seen(ctx context.Context, a netip.Addr, role string, uid int) {
 	now := o.now()
+	o.clientsMu.Lock()
+	_, known := o.clients[a]
+	o.clientsMu.Unlock()
+	var container string
+	if !known {
+		// Outside the lock: a lookup may wait for the engine.
+		container = o.containerName(ctx, a)
+	}
 	o.clientsMu.Lock()
 	defer o.clientsMu.Unlock()
 	c, ok := o.clients[a]
@@ -189,7 +198,7 @@ func (o *ops) seen(a netip.Addr, role string, uid int) {
 		if len(o.clients) >= maxClients {
 			o.forgetOldestClient()
 		}
-		c = &clientSeen{}
+		c = &clientSeen{container: container}
 		o.clients[a] = c
 	}
 	c.role, c.last, c.uid = role, now, uid
@@ -315,4 +324,17 @@ func (o *ops) watchMFA() {
 			}
 		}
 	}
+}
+
+// containerName names the container at a, when containers are on and a is
+// not this host's; "" otherwise. The lookup is the router's cached one.
+func (o *ops) containerName(ctx context.Context, a netip.Addr) string {
+	if o.router == nil || o.router.finder == nil || a.IsLoopback() {
+		return ""
+	}
+	ct, err := o.router.finder.Lookup(ctx, a)
+	if err != nil {
+		return ""
+	}
+	return ct.Name
 }

@@ -110,7 +110,7 @@ func (o *ops) status() control.Status {
 	set := o.set.Load()
 	st.DefaultRole = o.defaultRole(set)
 	cfg := o.cfg.Load()
-	st.STSEndpoint, st.InstanceID = cfg.STSEndpoint, o.instanceID
+	st.STSEndpoint, st.InstanceID, st.Containers = cfg.STSEndpoint, o.instanceID, cfg.Containers.Enabled
 	if e, ok := set.byName[st.DefaultRole]; ok {
 		st.Region = e.role.Region
 	}
@@ -122,7 +122,7 @@ func (o *ops) status() control.Status {
 	}
 	o.clientsMu.Lock()
 	for a, c := range o.clients {
-		cs := control.ClientStatus{Address: a.String(), Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()}
+		cs := control.ClientStatus{Address: a.String(), Container: c.container, Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()}
 		if c.uid >= 0 {
 			uid := c.uid
 			cs.UID = &uid
