@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -77,18 +78,25 @@ func (c Client) Call(ctx context.Context, cmd string, args, out any) error {
 	return nil
 }
 
+// ErrNoAccess is returned by [Find] when a daemon's socket exists but this
+// user may not connect to it.
+var ErrNoAccess = errors.New("not allowed to use imdsd's control socket: ask to be added to the daemon's group (imdsd for the service), then log in again")
+
 // Find returns a client for the first of paths on which a daemon answers,
-// or, when none does, one for paths[0] and ErrNotRunning.
+// or, when none does, one for paths[0] and ErrNotRunning (ErrNoAccess when
+// a socket was there but refused this user).
 func Find(ctx context.Context, paths ...string) (Client, error) {
 	var errs []error
 	for _, p := range paths {
-		c := Client{Path: p}
-		if conn, err := dial(ctx, p); err == nil {
+		conn, err := dial(ctx, p)
+		if err == nil {
 			conn.Close()
-			return c, nil
-		} else {
-			errs = append(errs, fmt.Errorf("%s: %v", p, err))
+			return Client{Path: p}, nil
 		}
+		if errors.Is(err, os.ErrPermission) {
+			return Client{Path: p}, fmt.Errorf("%w: %s", ErrNoAccess, p)
+		}
+		errs = append(errs, fmt.Errorf("%s: %v", p, err))
 	}
 	return Client{Path: paths[0]}, fmt.Errorf("%w: %w", ErrNotRunning, errors.Join(errs...))
 }
