@@ -148,7 +148,6 @@ func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error)
 	if !ok {
 		return imds.Role{}, imds.ErrNoRole
 	}
-	e.requests.Add(1)
 	uid := -1
 	if c.HasUID {
 		uid = c.UID
@@ -157,8 +156,10 @@ func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error)
 	return roleCredentials(e), nil
 }
 
-// roleCredentials is what imds serves for one role now.
+// roleCredentials is what imds serves for one role now; it counts the
+// request for status.
 func roleCredentials(e *roleEntry) imds.Role {
+	e.requests.Add(1)
 	out := imds.Role{Name: e.role.Name}
 	creds, err := e.refresher.Credentials()
 	if err != nil {
