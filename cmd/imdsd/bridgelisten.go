@@ -83,7 +83,7 @@ func (b *bridgeListener) update(bridges []nat.Bridge) {
 		ln, err := net.Listen("tcp", ap.String())
 		if err != nil {
 			if !b.failed[a] {
-				b.log.Error("cannot listen on container bridge; retrying", "addr", ap.String(), "err", err)
+				b.log.Warn("cannot listen on container bridge yet; retrying", "addr", ap.String(), "err", err)
 				b.failed[a] = true
 			}
 			continue
