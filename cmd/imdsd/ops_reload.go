@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -122,6 +123,15 @@ func restartOnly(a, b Config) []string {
 	}
 	if a.LogLevel != b.LogLevel || a.LogFormat != b.LogFormat {
 		keys = append(keys, "log_level/log_format")
+	}
+	if !reflect.DeepEqual(a.Security, b.Security) {
+		keys = append(keys, "hardening and local-user keys")
+	}
+	if !reflect.DeepEqual(a.Containers, b.Containers) || !reflect.DeepEqual(a.ContainerEndpoint, b.ContainerEndpoint) {
+		keys = append(keys, "containers/container_endpoint")
+	}
+	if a.Region != b.Region {
+		keys = append(keys, "region (of the instance identity; STS calls use the new one)")
 	}
 	return keys
 }
