@@ -185,7 +185,7 @@ done
 log "aws-sdk-go-v2 ec2rolecreds fetches"
 "$BIN/imdsbench" sdk -target "imdsd=http://127.0.0.1:$P_IMDSD" -target "ceiling=http://127.0.0.1:$P_CEIL" -n 1000 -rounds 10 >>"$RESULTS"
 log "AWS CLI credential resolution"
-"$BIN/imdsbench" cli -endpoint "http://127.0.0.1:$P_IMDSD/" -n 7 >>"$RESULTS"
+"$BIN/imdsbench" cli -endpoint "http://127.0.0.1:$P_IMDSD/" -ceiling "http://127.0.0.1:$P_CEIL/" -n 7 >>"$RESULTS"
 stop $PID_MOCK
 stop $PID_CEIL
 stop $PID_IMDSD

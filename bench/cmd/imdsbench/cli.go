@@ -19,6 +19,7 @@ import (
 func runCLI(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cli", flag.ContinueOnError)
 	endpoint := fs.String("endpoint", "", "IMDS base `url` (imdsd)")
+	ceiling := fs.String("ceiling", "", "IMDS base `url` of the ceiling server (optional)")
 	n := fs.Int("n", 7, "runs of each")
 	awsBin := fs.String("aws", "aws", "AWS CLI `command`")
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +39,14 @@ func runCLI(ctx context.Context, args []string, stdout io.Writer) error {
 	}{
 		{"imdsd", "iam-role", append(clean[:len(clean):len(clean)], "AWS_EC2_METADATA_SERVICE_ENDPOINT="+*endpoint)},
 		{"static-env", " env", append(clean[:len(clean):len(clean)], "AWS_ACCESS_KEY_ID=AKIAEXAMPLESTATIC", "AWS_SECRET_ACCESS_KEY=static", "AWS_EC2_METADATA_DISABLED=true")},
+	}
+	if *ceiling != "" {
+		// The same IMDS fetch from a server that does nothing: what is left
+		// of the difference to static credentials is botocore's own.
+		modes = append(modes, struct {
+			name, want string
+			env        []string
+		}{"ceiling", "iam-role", append(clean[:len(clean):len(clean)], "AWS_EC2_METADATA_SERVICE_ENDPOINT="+*ceiling)})
 	}
 	for i := 0; i <= *n; i++ {
 		for _, m := range modes {

@@ -147,6 +147,9 @@ func reportCLI(w *mdWriter, res Results) {
 	w.f("| credentials from | wall ms | vs static env |")
 	w.f("|---|---:|---:|")
 	w.f("| imdsd (IMDSv2) | %.0f | %s |", imd, ratio(imd, env))
+	if c, ok := res.median("cli", "ceiling", 1, "wall_ms"); ok {
+		w.f("| ceiling server (IMDSv2) | %.0f | %s |", c, ratio(c, env))
+	}
 	w.f("| static environment variables | %.0f | 1.00× |", env)
 	w.f("")
 }
