@@ -8,10 +8,11 @@ import (
 
 // TestImportGraph guards the layering in shared/STYLE.md: cmd/imdsd wires
 // imds, roles and service together, and none of the three imports another
-// (or cmd).
+// (or cmd). The helper packages (control, metrics, nat, containers,
+// linklocal, peercred) import none of them either: each is wired by cmd.
 func TestImportGraph(t *testing.T) {
 	const mod = "github.com/imdsd/imdsd/"
-	pkgs := []string{"imds", "roles", "service"}
+	pkgs := []string{"imds", "roles", "service", "control", "metrics", "nat", "containers", "linklocal", "peercred"}
 	for _, from := range pkgs {
 		out, err := exec.Command("go", "list", "-deps", "./"+from+"/...").CombinedOutput()
 		if err != nil {
