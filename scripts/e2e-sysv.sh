@@ -6,8 +6,8 @@
 # an imdsd service is already installed, uses a temporary config (a moto
 # STS on loopback, a free non-default port on 127.0.0.1, link_local off so
 # no address is added), and its exit trap uninstalls whatever it installed.
-# Checks: install (and refusals: a config that does not validate, a second
-# install), status exit codes (4 not installed, 3 stopped, 0 running),
+# Checks: install (and refusals: a config that does not validate, the
+# default config it writes when there is none, a second install), status exit codes (4 not installed, 3 stopped, 0 running),
 # start, the AWS CLI getting the role's ARN through the service, restart,
 # stop, uninstall, and no leftovers (init script, rc links, pid and log
 # files, process, listener). Prints "N passed, M failed"; exits non-zero on
@@ -98,6 +98,16 @@ bad=$WORK/bad.yaml
 echo "link_local: true" >"$bad"
 check_code 2 "install refuses a config without a role" imdsd install --config "$bad"
 check "nothing installed by the refused install" not leftovers
+
+# Without --config, install writes the commented default to /etc/imdsd and
+# refuses it (no role yet). Only when this machine has no /etc/imdsd: the
+# folder is removed again right after.
+if [[ ! -e /etc/imdsd ]]; then
+	check_code 2 "install without a config: writes the default, refuses it" imdsd install
+	check "the default config written is packaging/imdsd.yaml" cmp -s /etc/imdsd/imdsd.yaml "$ROOT/packaging/imdsd.yaml"
+	check "nothing installed by the refused install" not leftovers
+	rm -rf /etc/imdsd
+fi
 
 check_code 0 "install --config (temp config)" imdsd install --config "$CONF/imdsd.yaml"
 INSTALLED=1
