@@ -7,11 +7,12 @@
 # STS on loopback, a free non-default port on 127.0.0.1, link_local off so
 # no address is added), and its exit trap uninstalls whatever it installed.
 # Checks: install (and refusals: a config that does not validate, the
-# default config it writes when there is none, a second install), status exit codes (4 not installed, 3 stopped, 0 running),
-# start, the AWS CLI getting the role's ARN through the service, restart,
+# default config it writes when there is none, a second install), status
+# exit codes (4 not installed, 3 stopped, 0 running), start, the AWS CLI getting the role's ARN through the service, restart,
 # stop, uninstall, and no leftovers (init script, rc links, pid and log
-# files, process, listener). Prints "N passed, M failed"; exits non-zero on
-# a failure. Run as root. KEEP_WORK=1 keeps the logs.
+# files, process, listener); and link_local run without CAP_NET_ADMIN (as
+# nobody) failing with an error that names it. Prints "N passed, M failed";
+# exits non-zero on a failure. Run as root. KEEP_WORK=1 keeps the logs.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -146,6 +147,19 @@ if [[ $RUNDIR_BEFORE == no ]]; then
 fi
 check "no imdsd process of this run left" not pgrep -f "^$IMDSD serve"
 check "the source secret is in no log or output" not grep -rqF -- "$SOURCE_SECRET" "$WORK/checks.log" "$WORK/clients.log" "$WORK/moto.log"
+
+# link_local without the privilege: a clear error naming it, nothing added
+# (run as nobody, so it cannot touch this machine's loopback).
+chmod 711 "$WORK" "$WORK/bin" # let nobody reach the binary (the secrets are 0600)
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent \
+	AWS_ACCESS_KEY_ID=AKIAE2ESYSV000000001 AWS_SECRET_ACCESS_KEY=unused "$IMDSD" serve --role-arn "$ROLE_ARN" \
+	--sts-endpoint "$MOTO_URL" --link-local --listen 127.0.0.1:0 --log-format text 2>&1) && rc=0 || rc=$?
+echo "$out" >>"$WORK/checks.log"
+if [[ $rc == 1 && $out == *"CAP_NET_ADMIN"* ]]; then
+	pass "link_local without privilege: exit 1, the error names CAP_NET_ADMIN"
+else
+	fail "link_local without privilege: exit $rc, output: $out"
+fi
 
 say "total $((SECONDS - START)) s"
 echo "$PASSED passed, $FAILED failed"
