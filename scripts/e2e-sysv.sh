@@ -9,8 +9,9 @@
 # Checks: install (and refusals: a config that does not validate, the
 # default config it writes when there is none, a second install), status
 # exit codes (4 not installed, 3 stopped, 0 running), start, the AWS CLI
-# getting the role's ARN through the service, restart, stop, uninstall, and no leftovers (init script, rc links, pid and log
-# files, process, listener); and link_local run without CAP_NET_ADMIN (as
+# getting the role's ARN through the service, restart, stop, uninstall,
+# and no leftovers (init script, rc links, pid and log files, process,
+# listener); and link_local run without CAP_NET_ADMIN (as
 # nobody) failing with an error that names it. Prints "N passed, M failed";
 # exits non-zero on a failure. Run as root. KEEP_WORK=1 keeps the logs.
 set -euo pipefail
