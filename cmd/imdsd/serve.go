@@ -159,6 +159,11 @@ func (d *daemon) run(ctx context.Context) error {
 			cancel()
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		newMemTrimmer().run(ctx) // memtrim.go: RSS back to idle after a burst
+	}()
 	err = d.server.Run(ctx, lns...)
 	cancel()
 	wg.Wait()

@@ -65,7 +65,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.flood, "flood", 1_000_000, "token requests of the flood phase")
 	var maxMB int64
 	fs.Int64Var(&maxMB, "max-rss-growth-mb", 10, "allowed RSS growth in MB")
-	fs.DurationVar(&o.settle, "settle", 10*time.Second, "idle time before the final RSS reading")
+	fs.DurationVar(&o.settle, "settle", 25*time.Second, "idle time before the final RSS reading (imdsd trims its memory after 10 to 20 s idle)")
 	fs.StringVar(&o.sourcePrefix, "source-prefix", "127.0.", "clients connect from SOURCE-PREFIX.x.y: one loopback address each")
 	fs.DurationVar(&o.hardTimeout, "timeout", 15*time.Minute, "give up after this long")
 	fs.DurationVar(&o.goroutineWait, "goroutine-wait", 30*time.Second, "how long goroutines may take to return to baseline")
