@@ -65,8 +65,8 @@ func TestManager_Sync(t *testing.T) {
 		}
 	}
 	mustSync()
-	if f.rs.applies != 1 || len(f.rs.table) != 2 || !strings.Contains(f.logs.String(), "installed") {
-		t.Fatalf("first sync: got %d applies, table %q, logs %s; want 1 apply of 2 rules, logged", f.rs.applies, f.rs.table, f.logs)
+	if f.rs.applies != 1 || len(f.rs.table) != 4 || !strings.Contains(f.logs.String(), "installed") {
+		t.Fatalf("first sync: got %d applies, table %q, logs %s; want 1 apply of 2 DNAT and 2 guard rules, logged", f.rs.applies, f.rs.table, f.logs)
 	}
 	if len(f.seen) != 1 || f.seen[0][0].Name != "docker0" {
 		t.Errorf("OnBridges: got %v, want one call with docker0", f.seen)
@@ -91,15 +91,15 @@ func TestManager_Sync(t *testing.T) {
 	t.Run("rule altered from outside is repaired", func(t *testing.T) {
 		f.rs.table = f.rs.table[:1]
 		mustSync()
-		if f.rs.applies != 3 || len(f.rs.table) != 2 {
-			t.Errorf("got %d applies, %d rules; want 3, 2", f.rs.applies, len(f.rs.table))
+		if f.rs.applies != 3 || len(f.rs.table) != 4 {
+			t.Errorf("got %d applies, %d rules; want 3, 4", f.rs.applies, len(f.rs.table))
 		}
 	})
 	t.Run("new bridge is covered", func(t *testing.T) {
 		f.ifaces = append(f.ifaces, Interface{Name: "br-1", Bridge: true, Addrs: []netip.Prefix{pfx("172.18.0.1/16")}})
 		mustSync()
-		if last := f.seen[len(f.seen)-1]; len(f.rs.table) != 4 || len(last) != 2 {
-			t.Errorf("got %d rules and OnBridges %v; want 4 rules and a call with 2 bridges", len(f.rs.table), last)
+		if last := f.seen[len(f.seen)-1]; len(f.rs.table) != 8 || len(last) != 2 {
+			t.Errorf("got %d rules and OnBridges %v; want 8 rules and a call with 2 bridges", len(f.rs.table), last)
 		}
 		if !strings.Contains(f.logs.String(), "updated") {
 			t.Errorf("log does not say updated:\n%s", f.logs)

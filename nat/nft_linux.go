@@ -15,8 +15,12 @@ import (
 // `nft list table inet imdsd` shows it.
 const TableName = "imdsd"
 
-// chainName is the table's one chain, a nat chain on prerouting.
-const chainName = "prerouting"
+// The table's chains: DNAT rules in a nat chain on prerouting, guard rules
+// in a filter chain on input.
+const (
+	chainName  = "prerouting"
+	guardChain = "input"
+)
 
 // chainPriority runs the chain just before the usual dstnat chains
 // (Docker's iptables-nft rules sit at -100), so another NAT rule for the
@@ -66,18 +70,23 @@ func (r *nftRuleset) Current() ([]string, bool, error) {
 	if !found {
 		return nil, false, nil
 	}
-	ch, err := r.conn.ListChain(t, chainName)
-	if err != nil || ch == nil || ch.Hooknum == nil || *ch.Hooknum != *nftables.ChainHookPrerouting {
-		return nil, false, nil
-	}
-	rules, err := r.conn.GetRules(t, ch)
-	if err != nil {
-		return nil, false, err
-	}
-	out := make([]string, 0, len(rules))
-	for _, rl := range rules {
-		c, _ := userdata.GetString(rl.UserData, userdata.TypeComment)
-		out = append(out, c)
+	var out []string
+	for _, c := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{chainName, nftables.ChainHookPrerouting}, {guardChain, nftables.ChainHookInput}} {
+		ch, err := r.conn.ListChain(t, c.name)
+		if err != nil || ch == nil || ch.Hooknum == nil || *ch.Hooknum != *c.hook {
+			return nil, false, nil
+		}
+		rules, err := r.conn.GetRules(t, ch)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, rl := range rules {
+			c, _ := userdata.GetString(rl.UserData, userdata.TypeComment)
+			out = append(out, c)
+		}
 	}
 	return out, true, nil
 }
@@ -90,17 +99,28 @@ func (r *nftRuleset) Apply(rules []Rule) error {
 	r.conn.AddTable(t)
 	r.conn.DelTable(t)
 	r.conn.AddTable(t)
-	ch := r.conn.AddChain(&nftables.Chain{
+	nat := r.conn.AddChain(&nftables.Chain{
 		Name:     chainName,
 		Table:    t,
 		Type:     nftables.ChainTypeNAT,
 		Hooknum:  nftables.ChainHookPrerouting,
 		Priority: chainPriority,
 	})
+	guard := r.conn.AddChain(&nftables.Chain{
+		Name:     guardChain,
+		Table:    t,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookInput,
+		Priority: nftables.ChainPriorityFilter,
+	})
 	for _, rl := range rules {
 		exprs, err := ruleExprs(rl)
 		if err != nil {
 			return err
+		}
+		ch := nat
+		if rl.Guard {
+			ch = guard
 		}
 		r.conn.AddRule(&nftables.Rule{
 			Table:    t,
@@ -137,11 +157,15 @@ func (r *nftRuleset) Close() error { return nil }
 // ruleExprs compiles, for example,
 //
 //	iifname "docker0" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 172.17.0.1:9254
+//
+// and a guard rule, for example,
+//
+//	iifname != "docker0" ip daddr 172.17.0.1 tcp dport 9254 drop
 func ruleExprs(r Rule) ([]expr.Any, error) {
 	if len(r.Interface) >= unix.IFNAMSIZ || r.Interface == "" {
 		return nil, fmt.Errorf("interface name %q: must be 1 to %d bytes", r.Interface, unix.IFNAMSIZ-1)
 	}
-	if r.Dest.Addr().Is4() != r.To.Addr().Is4() {
+	if !r.Guard && r.Dest.Addr().Is4() != r.To.Addr().Is4() {
 		return nil, errors.New("dnat across address families")
 	}
 	ifname := make([]byte, unix.IFNAMSIZ)
@@ -151,9 +175,13 @@ func ruleExprs(r Rule) ([]expr.Any, error) {
 		proto, daddrOffset, natFamily = unix.NFPROTO_IPV6, 24, unix.NFPROTO_IPV6
 	}
 	dst := r.Dest.Addr().AsSlice()
-	return []expr.Any{
+	ifOp := expr.CmpOpEq
+	if r.Guard {
+		ifOp = expr.CmpOpNeq
+	}
+	match := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname},
+		&expr.Cmp{Op: ifOp, Register: 1, Data: ifname},
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: daddrOffset, Len: uint32(len(dst))},
@@ -162,6 +190,11 @@ func ruleExprs(r Rule) ([]expr.Any, error) {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port(r.Dest.Port())},
+	}
+	if r.Guard {
+		return append(match, &expr.Verdict{Kind: expr.VerdictDrop}), nil
+	}
+	return append(match,
 		&expr.Immediate{Register: 1, Data: r.To.Addr().AsSlice()},
 		&expr.Immediate{Register: 2, Data: port(r.To.Port())},
 		&expr.NAT{
@@ -171,7 +204,7 @@ func ruleExprs(r Rule) ([]expr.Any, error) {
 			RegProtoMin: 2,
 			Specified:   true,
 		},
-	}, nil
+	), nil
 }
 
 func port(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }

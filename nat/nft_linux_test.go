@@ -2,6 +2,7 @@ package nat
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -82,13 +83,17 @@ func TestNftRuleset_ApplyRemove(t *testing.T) {
 		`iifname "docker0" ip6 daddr fd00:ec2::254 tcp dport 80 dnat ip6 to [fd00:dead::1]:9254`,
 		`iifname "br-abc" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 172.18.0.1:9254`,
 		`comment "imdsd: docker0 169.254.169.254:80 -> 172.17.0.1:9254"`,
+		"type filter hook input priority filter; policy accept;",
+		`iifname != "docker0" ip daddr 172.17.0.1 tcp dport 9254 drop`,
+		`iifname != "docker0" ip6 daddr fd00:dead::1 tcp dport 9255 drop`,
+		`iifname != "br-abc" ip daddr 172.18.0.1 tcp dport 9255 drop`,
 	} {
 		if !strings.Contains(list, want) {
 			t.Errorf("nft list ruleset lacks %q:\n%s", want, list)
 		}
 	}
-	if strings.Count(list, "dnat") != len(rules) {
-		t.Errorf("got %d dnat rules, want %d:\n%s", strings.Count(list, "dnat"), len(rules), list)
+	if got, want := strings.Count(list, " dnat ")+strings.Count(list, " drop "), len(rules); got != want {
+		t.Errorf("got %d dnat and drop rules, want %d:\n%s", got, want, list)
 	}
 
 	for i := range 2 { // twice: removing a missing table is fine
@@ -133,5 +138,19 @@ func TestManager_RepairsDeletedTable(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "repaired") {
 		t.Errorf("log does not say repaired:\n%s", logs.String())
+	}
+}
+
+// TestNewNftRuleset_Unavailable: a host where nftables cannot be reached
+// (an iptables-legacy-only kernel) gets an error that says what to install.
+func TestNewNftRuleset_Unavailable(t *testing.T) {
+	_, err := newNftRuleset(func() (*nftables.Conn, error) { return nil, errors.New("protocol not supported") })
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	for _, want := range []string{"protocol not supported", "nf_tables", "apt-get install nftables", "containers: {enabled: false}"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q: %v", want, err)
+		}
 	}
 }

@@ -116,31 +116,50 @@ func (s Selector) wants(ifc Interface) bool {
 	return false
 }
 
-// Rule is one DNAT: TCP traffic arriving on Interface for Dest goes to To.
+// Rule is one rule of imdsd's table.
+//
+// A DNAT rule (Guard false): TCP traffic arriving on Interface for Dest goes
+// to To. A guard rule: TCP traffic for Dest (imdsd's listener on a bridge
+// gateway address) that arrives on any other interface than Interface is
+// dropped, so that only that bridge's containers reach the listener, even
+// with a forged source address from another network.
 type Rule struct {
 	Interface string
 	Dest      netip.AddrPort
 	To        netip.AddrPort
+	Guard     bool
 }
 
 // String describes the rule; it is also stored as the rule's comment, which
 // is how the Manager recognises its rules.
 func (r Rule) String() string {
+	if r.Guard {
+		return fmt.Sprintf("imdsd: only %s reaches %s", r.Interface, r.Dest)
+	}
 	return fmt.Sprintf("imdsd: %s %s -> %s", r.Interface, r.Dest, r.To)
 }
 
-// Plan returns the DNAT rules for bridges.
+// Plan returns the rules for bridges: every DNAT rule, then every guard.
 func Plan(bridges []Bridge, ports Ports) []Rule {
-	var out []Rule
+	var dnat, guards []Rule
+	add := func(ifc string, dest, to netip.AddrPort) {
+		dnat = append(dnat, Rule{Interface: ifc, Dest: dest, To: to})
+		guards = append(guards, Rule{Interface: ifc, Dest: to, Guard: true})
+	}
 	for _, b := range bridges {
 		gw4 := b.V4.Addr()
-		out = append(out, Rule{b.Name, netip.AddrPortFrom(IMDSv4, ServicePort), netip.AddrPortFrom(gw4, ports.IMDS)})
+		add(b.Name, netip.AddrPortFrom(IMDSv4, ServicePort), netip.AddrPortFrom(gw4, ports.IMDS))
 		if ports.Endpoint != 0 {
-			out = append(out, Rule{b.Name, netip.AddrPortFrom(EndpointV4, ServicePort), netip.AddrPortFrom(gw4, ports.Endpoint)})
+			add(b.Name, netip.AddrPortFrom(EndpointV4, ServicePort), netip.AddrPortFrom(gw4, ports.Endpoint))
 		}
 		if b.V6.IsValid() {
-			out = append(out, Rule{b.Name, netip.AddrPortFrom(IMDSv6, ServicePort), netip.AddrPortFrom(b.V6.Addr(), ports.IMDS)})
+			add(b.Name, netip.AddrPortFrom(IMDSv6, ServicePort), netip.AddrPortFrom(b.V6.Addr(), ports.IMDS))
+			if ports.Endpoint != 0 {
+				// No DNAT for the endpoint over IPv6 (the SDKs know no
+				// IPv6 RELATIVE_URI host), but the listener is there.
+				guards = append(guards, Rule{Interface: b.Name, Dest: netip.AddrPortFrom(b.V6.Addr(), ports.Endpoint), Guard: true})
+			}
 		}
 	}
-	return out
+	return append(dnat, guards...)
 }

@@ -66,11 +66,17 @@ func TestPlan(t *testing.T) {
 		"imdsd: br-a 169.254.169.254:80 -> 172.18.0.1:9254",
 		"imdsd: br-a 169.254.170.2:80 -> 172.18.0.1:9255",
 		"imdsd: br-a [fd00:ec2::254]:80 -> [fd00:dead::1]:9254",
+		"imdsd: only docker0 reaches 172.17.0.1:9254",
+		"imdsd: only docker0 reaches 172.17.0.1:9255",
+		"imdsd: only br-a reaches 172.18.0.1:9254",
+		"imdsd: only br-a reaches 172.18.0.1:9255",
+		"imdsd: only br-a reaches [fd00:dead::1]:9254",
+		"imdsd: only br-a reaches [fd00:dead::1]:9255",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
-	if got := Plan(bridges[:1], Ports{IMDS: 9254}); len(got) != 1 {
-		t.Errorf("without an endpoint port: got %d rules, want 1", len(got))
+	if got := Plan(bridges[:1], Ports{IMDS: 9254}); len(got) != 2 {
+		t.Errorf("without an endpoint port: got %d rules, want a DNAT and its guard", len(got))
 	}
 }

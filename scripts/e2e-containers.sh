@@ -206,6 +206,9 @@ check "2h FULL_URI with a wrong token through the SDK: refused" \
 	"$(host_probe AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$FULL_PORT/v1/credentials" \
 		AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong "$PROBE" creds "$STS")" "NOCREDS*Unauthorized*"
 
+check "1j the bridge listener answers no one but its bridge (guard rule): the host is dropped" \
+	"$(curl -sS --max-time 2 "http://$GW:$CPORT/latest/meta-data/" 2>&1 || true)" "*timed out*"
+
 # --- 3. rules kept in place; lifecycle ---------------------------------------
 say "3. rules kept in place"
 # wait_rules PATTERN SECONDS: prints the seconds it took for the imdsd table
