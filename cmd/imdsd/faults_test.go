@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Daemon-level fault tests: the request path while STS hangs (over real
