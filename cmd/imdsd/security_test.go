@@ -83,6 +83,10 @@ func TestUserRules_Decide(t *testing.T) {
 		{"uid without a rule gets none", caller(1005, true), "", imds.ErrNoRole},
 		{"root without a rule gets none", caller(0, true), "", imds.ErrNoRole},
 		{"unknown uid is refused", caller(1000, false), "", imds.ErrForbidden},
+		{"unknown uid from the address it connected to is refused", imds.Caller{
+			Remote: netip.MustParseAddrPort("172.17.0.1:40000"), Local: netip.MustParseAddrPort("172.17.0.1:9254")}, "", imds.ErrForbidden},
+		{"a container (no socket here) is left to the client rules", imds.Caller{
+			Remote: netip.MustParseAddrPort("172.17.0.5:40000"), Local: netip.MustParseAddrPort("172.17.0.1:9254")}, "", errNotLocal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			role, err := rules.decide(tc.c)
@@ -123,21 +127,30 @@ func TestUserRules_Filter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := imds.SourceFunc(func(context.Context, imds.Caller) (imds.Role, error) { return imds.Role{Name: "dev"}, nil })
+	src := imds.SourceFunc(func(_ context.Context, c imds.Caller) (imds.Role, error) {
+		if !c.Remote.Addr().IsLoopback() {
+			return imds.Role{Name: "container-role"}, nil
+		}
+		return imds.Role{Name: "dev"}, nil
+	})
 	named := func(n string) (imds.Role, bool) { return imds.Role{Name: n}, n == "readonly" }
 	f := rules.filter(src, named)
+	local := netip.MustParseAddrPort("127.0.0.1:9254")
 	for _, tc := range []struct {
 		uid     int
 		has     bool
+		remote  string
 		role    string
 		wantErr error
 	}{
-		{1000, true, "dev", nil},
-		{1001, true, "readonly", nil},
-		{1002, true, "", imds.ErrNoRole},
-		{0, false, "", imds.ErrForbidden},
+		{1000, true, "127.0.0.1:40000", "dev", nil},
+		{1001, true, "127.0.0.1:40000", "readonly", nil},
+		{1002, true, "127.0.0.1:40000", "", imds.ErrNoRole},
+		{0, false, "127.0.0.1:40000", "", imds.ErrForbidden},
+		{0, false, "172.17.0.5:40000", "container-role", nil},
 	} {
-		r, err := f.Credentials(context.Background(), imds.Caller{UID: tc.uid, HasUID: tc.has})
+		c := imds.Caller{Remote: netip.MustParseAddrPort(tc.remote), Local: local, UID: tc.uid, HasUID: tc.has}
+		r, err := f.Credentials(context.Background(), c)
 		if r.Name != tc.role || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 			t.Errorf("uid %d (known %v): role %q err %v, want %q %v", tc.uid, tc.has, r.Name, err, tc.role, tc.wantErr)
 		}

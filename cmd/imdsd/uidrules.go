@@ -140,13 +140,23 @@ func (u UserRulesConfig) compile(roleNames []string, db userDB) (*userRules, err
 	return r, nil
 }
 
+// errNotLocal: the caller's socket is not on this host (a container in
+// its own network namespace); the local-user rules do not apply to it and
+// the source's client rules decide.
+var errNotLocal = errors.New("caller is not a local process")
+
 // decide returns the role the caller may use: a user rule's role, then the
 // first group rule's, then "" (the default role) for an allowed uid or
-// group member. An unknown uid is imds.ErrForbidden (refused, never
-// guessed); a uid with no rule is imds.ErrNoRole.
+// group member. A caller on this host (loopback, or from the address it
+// connected to, as source.go's router tells host callers) whose uid is
+// unknown is imds.ErrForbidden: refused, never guessed. A uid with no rule
+// is imds.ErrNoRole. Any other caller without a uid is errNotLocal.
 func (r *userRules) decide(c imds.Caller) (string, error) {
 	if !c.HasUID {
-		return "", fmt.Errorf("%w: the uid of %s is unknown", imds.ErrForbidden, c.Remote)
+		if remote := c.Remote.Addr(); remote.IsLoopback() || remote == c.Local.Addr() || !remote.IsValid() {
+			return "", fmt.Errorf("%w: the uid of %s is unknown", imds.ErrForbidden, c.Remote)
+		}
+		return "", errNotLocal
 	}
 	if role, ok := r.byUID[c.UID]; ok {
 		return role, nil
@@ -177,6 +187,9 @@ func (r *userRules) decide(c imds.Caller) (string, error) {
 func (r *userRules) filter(src imds.Source, named func(string) (imds.Role, bool)) imds.Source {
 	return imds.SourceFunc(func(ctx context.Context, c imds.Caller) (imds.Role, error) {
 		want, err := r.decide(c)
+		if errors.Is(err, errNotLocal) {
+			return src.Credentials(ctx, c)
+		}
 		if err != nil {
 			return imds.Role{}, err
 		}
