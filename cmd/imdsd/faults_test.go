@@ -446,7 +446,7 @@ type faultProcess struct {
 	code int
 }
 
-func startFaultProcess(t *testing.T, stsURL, port string) *faultProcess {
+func startFaultProcess(t *testing.T, stsURL, port string, extra ...string) *faultProcess {
 	t.Helper()
 	bin := faultBinary(t)
 	if port == "" {
@@ -457,6 +457,7 @@ func startFaultProcess(t *testing.T, stsURL, port string) *faultProcess {
 	d.cmd = exec.Command(bin, "serve", "--listen", d.addr, "--role-arn", "arn:aws:iam::123456789012:role/demo",
 		"--sts-endpoint", stsURL, "--region", "us-east-1", "--log-format", "json",
 		"--control-socket", filepath.Join(dir, "control.sock"), "--state-file", filepath.Join(dir, "state.json"))
+	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Env = faultEnv(dir)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
