@@ -10,7 +10,10 @@ package main
 //     the role its label imdsd.role names, when roles: has it; an unknown
 //     name is refused and logged; no label is no role;
 //   - a caller on this host (loopback, or a local address) gets the host's
-//     role: the flat role, or the one chosen with `imdsd use`.
+//     role: the flat role, or the one chosen with `imdsd use`;
+//   - any other caller (a VM, a neighbour, a container reaching a
+//     link_local address while containers are off) gets none unless a
+//     rule gives it a role.
 //
 // A container whose identity cannot be established (engine away, address
 // not yet listed) gets an error, never a default: the host's role must not
@@ -86,8 +89,11 @@ func (r *clientRouter) route(ctx context.Context, c imds.Caller, rules []ClientR
 			return r.named(rule.Role, has)
 		}
 	}
-	if !container {
+	if host {
 		return def, nil
+	}
+	if !container {
+		return "", imds.ErrNoRole
 	}
 	ct, err := identify()
 	if err != nil {

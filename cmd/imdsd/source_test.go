@@ -88,7 +88,8 @@ func TestClientRouter_Route(t *testing.T) {
 		{name: "engine down is an error, not the default", finder: down, c: caller("172.17.0.2:40000", "172.17.0.1"+onBridge), err: containers.ErrUnreachable, notID: true},
 		{name: "remote peer with containers on is looked up", finder: finder, c: caller("172.17.0.3:40000", "192.168.1.5:9254"), want: "role-b"},
 		{name: "remote peer not a container is an error", finder: finder, c: caller("192.168.1.9:40000", "192.168.1.5:9254"), err: containers.ErrUnknown, notID: true},
-		{name: "containers off: remote peer keeps the old default", finder: nil, c: caller("192.168.1.9:40000", "192.168.1.5:9254"), want: "host"},
+		{name: "containers off: remote peer gets none", finder: nil, c: caller("192.168.1.9:40000", "192.168.1.5:9254"), err: imds.ErrNoRole},
+		{name: "containers off: container on a link-local listener gets none", finder: nil, c: caller("172.17.0.2:40000", "169.254.169.254:80"), err: imds.ErrNoRole},
 		{name: "containers off: bridge caller is an error", finder: nil, c: caller("172.17.0.2:40000", "172.17.0.1"+onBridge), err: errNotIdentified, notID: true},
 	}
 	for _, tc := range tests {
