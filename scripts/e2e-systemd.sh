@@ -92,7 +92,7 @@ stop_machine() {
 	wait "$NSPAWN_PID" 2>/dev/null || true
 	NSPAWN_PID=""
 }
-trap 'rc=$?; stop_machine; (exit $rc); lib_cleanup' EXIT
+trap 'rc=$?; set +e; stop_machine; (exit $rc); lib_cleanup' EXIT
 systemd-nspawn -q -b -D "$ROOTFS" --machine="$MACHINE" \
 	--keep-unit --register=no --network-veth --volatile=overlay --console=passive \
 	--bind-ro="$WORK/share:/e2e" >"$WORK/nspawn.log" 2>&1 &

@@ -80,7 +80,7 @@ RUNDIR_BEFORE=no
 [[ -e /run/imdsd ]] && RUNDIR_BEFORE=yes
 INSTALLED=0
 # The exit trap uninstalls what this run installed, before lib.sh's cleanup.
-trap 'rc=$?; if ((INSTALLED)); then "$IMDSD" uninstall >/dev/null 2>&1 || true; fi; (exit $rc); lib_cleanup' EXIT
+trap 'rc=$?; set +e; if ((INSTALLED)); then "$IMDSD" uninstall >/dev/null 2>&1 || true; fi; (exit $rc); lib_cleanup' EXIT
 
 imdsd() { "$IMDSD" "$@"; }
 served() { wait_imdsd "http://127.0.0.1:$PORT" 15; }
