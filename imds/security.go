@@ -210,3 +210,15 @@ func localAddr(r *http.Request) netip.Addr {
 	}
 	return netip.Addr{}
 }
+
+// Guard returns h behind the same checks as the IMDS routes: the Host
+// allowlist, browser signals and the per-client rate limit of s's
+// Options. It is meant for the container credentials endpoint, which is
+// served next to the IMDS with its own handler.
+func (s *Server) Guard(h http.Handler) http.Handler {
+	return s.withSecurity(s.withRateLimit(h))
+}
+
+// GuardListener returns ln with s's per-connection limits (connection cap
+// per client, hop limit), for listeners served outside Run.
+func (s *Server) GuardListener(ln net.Listener) net.Listener { return s.wrapListener(ln) }

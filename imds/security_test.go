@@ -386,3 +386,29 @@ func BenchmarkServer_Hardened(b *testing.B) {
 		})
 	}
 }
+
+// TestServer_GuardAppliesTheChecks: a handler behind Guard gets the Host
+// allowlist and the browser check.
+func TestServer_GuardAppliesTheChecks(t *testing.T) {
+	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), AllowedHosts: DefaultAllowedHosts})
+	h := s.Guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) }))
+	for _, tc := range []struct {
+		host, header string
+		want         int
+	}{
+		{"169.254.170.2", "", 299},
+		{"127.0.0.1:9255", "", 299},
+		{"evil.example", "", 403},
+		{"169.254.170.2", "Origin", 403},
+	} {
+		r := hostRequest(http.MethodGet, PathContainerCredentials, tc.host, "127.0.0.1:9255")
+		if tc.header != "" {
+			r.Header.Set(tc.header, "http://evil.example")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("Host %q %s: status %d, want %d", tc.host, tc.header, w.Code, tc.want)
+		}
+	}
+}
