@@ -50,5 +50,12 @@ step "end to end: real clients (scripts/e2e.sh)"
 scripts/e2e.sh
 
 # --- end-to-end suites of later issues (one line each) ---
+step "service: cross-builds for macOS and Windows (scripts/crossbuild.sh)"
+scripts/crossbuild.sh
+step "service: SysV init on this machine (scripts/e2e-sysv.sh)"
+scripts/e2e-sysv.sh
+step "service: the .deb under a real systemd in systemd-nspawn (scripts/e2e-systemd.sh)"
+# The Debian root is cached outside the clone so a reused machine builds it once.
+IMDSD_NSPAWN_ROOT=${IMDSD_NSPAWN_ROOT:-/var/cache/imdsd/nspawn-bookworm} scripts/e2e-systemd.sh
 
 step "all tests passed"
