@@ -44,6 +44,9 @@ type ContainerOptions struct {
 	// can connect; leave it empty on container bridge listeners
 	// (RELATIVE_URI), where the source address identifies the container.
 	Token string
+	// IdentifyCaller, when set, adds to the caller what its addresses do not
+	// tell (the uid owning a loopback socket), as Options.IdentifyCaller.
+	IdentifyCaller func(Caller) Caller
 	// Logger receives the handler's logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -122,10 +125,17 @@ func (h *ContainerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *ContainerHandler) serveCredentials(w http.ResponseWriter, r *http.Request) {
-	role, err := h.opts.Source.Credentials(r.Context(), callerOf(r))
+	caller := callerOf(r)
+	if h.opts.IdentifyCaller != nil {
+		caller = h.opts.IdentifyCaller(caller)
+	}
+	role, err := h.opts.Source.Credentials(r.Context(), caller)
 	switch {
 	case errors.Is(err, ErrNoRole):
 		writeContainerError(w, http.StatusNotFound, codeNoRole, "no role for this client")
+		return
+	case errors.Is(err, ErrForbidden):
+		writeContainerError(w, http.StatusForbidden, codeForbidden, "client refused: "+err.Error())
 		return
 	case err != nil:
 		// Not identified yet: 503, which the SDKs retry.

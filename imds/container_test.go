@@ -142,6 +142,7 @@ func TestContainerHandler(t *testing.T) {
 		"post":                           {src: good, method: http.MethodPost, checks: []checkFunc{hasStatus(405), hasCode(codeBadMethod)}},
 		"no role":                        {src: roleSource(Role{}, ErrNoRole), checks: []checkFunc{hasStatus(404), isJSON, hasCode(codeNoRole)}},
 		"not identified":                 {src: roleSource(Role{}, errors.New("container engine not reachable")), checks: []checkFunc{hasStatus(503), hasCode(codeNotIdentified)}},
+		"refused by the rules":           {src: roleSource(Role{}, ErrForbidden), checks: []checkFunc{hasStatus(403), hasCode(codeForbidden)}},
 		"role error":                     {src: roleSource(Role{Name: "web", Err: errors.New("assume role failed")}, nil), checks: []checkFunc{hasStatus(503), hasCode(codeUnavailable)}},
 		"expired":                        {src: roleSource(Role{Name: "web", Credentials: expired}, nil), checks: []checkFunc{hasStatus(503), hasCode(codeExpired), hasNoSecret}},
 		"proxied":                        {src: good, headers: map[string]string{"X-Forwarded-For": "10.0.0.1"}, checks: []checkFunc{hasStatus(403), hasCode(codeForbidden), hasNoSecret}},
@@ -180,6 +181,27 @@ func TestContainerHandler_Document(t *testing.T) {
 		`"Expiration":"2026-01-02T04:04:05Z","AccountId":"123456789012"}`
 	if got := rec.Body.String(); got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestContainerHandler_IdentifyCaller: the hook's answer is what the
+// Source sees.
+func TestContainerHandler_IdentifyCaller(t *testing.T) {
+	var seen Caller
+	h, err := NewContainerHandler(ContainerOptions{
+		Source: SourceFunc(func(_ context.Context, c Caller) (Role, error) {
+			seen = c
+			return Role{}, ErrNoRole
+		}),
+		IdentifyCaller: func(c Caller) Caller { c.UID, c.HasUID = 1000, true; return c },
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, PathContainerCredentials, nil))
+	if !seen.HasUID || seen.UID != 1000 {
+		t.Errorf("Source saw %+v, want uid 1000", seen)
 	}
 }
 

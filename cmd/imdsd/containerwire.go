@@ -154,7 +154,19 @@ func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, 
 		return nil, err
 	}
 	cleanup := func() { _ = os.Remove(path) }
-	h, err := imds.NewContainerHandler(imds.ContainerOptions{Source: d.ops, Token: token, Logger: d.log})
+	// Host processes call here: the local-user rules apply as on the IMDS
+	// listeners (harden wraps the source and identifies the caller's uid).
+	hopts, err := harden(d.cfg, d.log, d.ops.set.Load().order, d.ops.namedRole, imds.Options{Source: d.ops})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	h, err := imds.NewContainerHandler(imds.ContainerOptions{
+		Source:         hopts.Source,
+		IdentifyCaller: hopts.IdentifyCaller,
+		Token:          token,
+		Logger:         d.log,
+	})
 	if err != nil {
 		cleanup()
 		return nil, err
