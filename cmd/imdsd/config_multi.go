@@ -18,6 +18,7 @@ package main
 //	  docker_socket: [/var/run/docker.sock, /run/podman/podman.sock]
 //	  port: 9254                    # imdsd's IMDS port on each bridge gateway address
 //	  endpoint_port: 9255           # its container credentials port there (0: off)
+//	  default_role: none            # for containers no rule or label gives a role
 //	container_endpoint:
 //	  listen: [127.0.0.1:9255]      # loopback, for AWS_CONTAINER_CREDENTIALS_FULL_URI
 //	  token_file: /run/imdsd/container-token
@@ -74,6 +75,9 @@ type ContainersConfig struct {
 	Sockets      []string // docker_socket
 	Port         int
 	EndpointPort int
+	// DefaultRole is what a container gets when no rule and no label give
+	// it a role: "" or "none" for none, or a name of roles:.
+	DefaultRole string
 }
 
 // ContainerEndpointConfig is container_endpoint:.
@@ -218,6 +222,7 @@ func containersValue(c *ContainersConfig) func(*yaml.Node) error {
 			"docker_socket": listValue(&c.Sockets),
 			"port":          intValue(&c.Port),
 			"endpoint_port": intValue(&c.EndpointPort),
+			"default_role":  stringValue(&c.DefaultRole),
 		})
 	}
 }
@@ -272,6 +277,9 @@ func (c Config) validateMulti(field func(string) string) error {
 		if r.Role != roleNone && !c.hasRole(r.Role) {
 			return bad(key+".role", r.Role, r.Line, errRuleUnknownRole)
 		}
+	}
+	if d := c.Containers.DefaultRole; d != "" && d != roleNone && !c.hasRole(d) {
+		return bad("containers.default_role", d, 0, errRuleUnknownRole)
 	}
 	return c.Containers.validate(c.ContainerEndpoint, bad)
 }

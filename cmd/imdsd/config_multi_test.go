@@ -28,6 +28,7 @@ containers:
   docker_socket: /var/run/docker.sock
   port: 19254
   endpoint_port: 19255
+  default_role: web
 container_endpoint:
   listen: [127.0.0.1:9255]
   token_file: /run/imdsd/token
@@ -51,7 +52,7 @@ func TestDecodeConfig_Multi(t *testing.T) {
 		{CIDR: netip.MustParsePrefix("172.17.0.9/32"), ContainerLabel: "x", Role: "none", Line: 11},
 	}
 	want.Containers = ContainersConfig{Enabled: true, Interfaces: []string{"virbr0"}, CIDRs: []string{"10.200.0.0/16"},
-		Sockets: []string{"/var/run/docker.sock"}, Port: 19254, EndpointPort: 19255}
+		Sockets: []string{"/var/run/docker.sock"}, Port: 19254, EndpointPort: 19255, DefaultRole: "web"}
 	want.ContainerEndpoint = ContainerEndpointConfig{Listen: []string{"127.0.0.1:9255"}, TokenFile: "/run/imdsd/token", TokenGroup: "docker"}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
@@ -116,6 +117,9 @@ func TestValidateConfig_Multi(t *testing.T) {
 		"endpoint not loopback":         {mod: func(c *Config) { c.ContainerEndpoint.Listen = []string{"0.0.0.0:9255"} }, want: errNotLoopback},
 		"endpoint loopback v6":          {mod: func(c *Config) { c.ContainerEndpoint.Listen = []string{"[::1]:9255"} }},
 		"relative token file":           {mod: func(c *Config) { c.ContainerEndpoint.TokenFile = "token" }, want: errBadSocket},
+		"container default role":        {mod: func(c *Config) { c.Containers.DefaultRole = "web" }},
+		"container default none":        {mod: func(c *Config) { c.Containers.DefaultRole = "none" }},
+		"container default unknown":     {mod: func(c *Config) { c.Containers.DefaultRole = "db" }, want: errRuleUnknownRole},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

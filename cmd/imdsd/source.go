@@ -8,7 +8,8 @@ package main
 //   - a container (a caller that came in on a container bridge listener,
 //     or any caller that is not on this host while containers are on) gets
 //     the role its label imdsd.role names, when roles: has it; an unknown
-//     name is refused and logged; no label is no role;
+//     name is refused and logged; no label gets containers.default_role
+//     (none unless set);
 //   - a caller on this host (loopback, or a local address) gets the host's
 //     role: the flat role, or the one chosen with `imdsd use`;
 //   - any other caller (a VM, a neighbour, a container reaching a
@@ -61,7 +62,7 @@ const maxWarned = 1024
 // caller is on this host and no rule says otherwise. An error wraps
 // imds.ErrNoRole (no role: 404) or says why the caller is not identified.
 // has reports whether a role name is served.
-func (r *clientRouter) route(ctx context.Context, c imds.Caller, rules []ClientRule, def string, has func(string) bool) (string, error) {
+func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, def string, has func(string) bool) (string, error) {
 	remote := c.Remote.Addr()
 	host := remote.IsLoopback() || remote == c.Local.Addr()
 	container := (r.onBridge != nil && r.onBridge(c.Local.Addr())) || (!host && r.finder != nil)
@@ -80,7 +81,7 @@ func (r *clientRouter) route(ctx context.Context, c imds.Caller, rules []ClientR
 		ident = &ct
 		return ident, nil
 	}
-	for _, rule := range rules {
+	for _, rule := range cfg.Clients {
 		ok, err := matches(rule, remote, container, identify)
 		if err != nil {
 			return "", err
@@ -101,7 +102,7 @@ func (r *clientRouter) route(ctx context.Context, c imds.Caller, rules []ClientR
 	}
 	want, ok := ct.Label(containerRoleLabel)
 	if !ok {
-		return "", imds.ErrNoRole
+		return r.named(cfg.Containers.DefaultRole, has)
 	}
 	if want == roleNone || !has(want) {
 		if want != roleNone {
@@ -170,5 +171,5 @@ func (o *ops) callerRole(ctx context.Context, c imds.Caller, set *roleSet) (stri
 	if r == nil {
 		r = &clientRouter{log: o.log}
 	}
-	return r.route(ctx, c, o.cfg.Load().Clients, o.defaultRole(set), set.has)
+	return r.route(ctx, c, o.cfg.Load(), o.defaultRole(set), set.has)
 }

@@ -102,7 +102,7 @@ func TestClientRouter_Route(t *testing.T) {
 			if tc.finder != nil {
 				r.finder = tc.finder
 			}
-			got, err := r.route(context.Background(), tc.c, rules, "host", has)
+			got, err := r.route(context.Background(), tc.c, &Config{Clients: rules}, "host", has)
 			if tc.err == nil {
 				if err != nil || got != tc.want {
 					t.Fatalf("got %q, %v; want %q", got, err, tc.want)
@@ -119,6 +119,26 @@ func TestClientRouter_Route(t *testing.T) {
 	}
 }
 
+// TestClientRouter_ContainerDefault: containers.default_role is what an
+// unlabelled container gets; an unknown label is still refused.
+func TestClientRouter_ContainerDefault(t *testing.T) {
+	r := &clientRouter{
+		log: slog.New(slog.DiscardHandler),
+		finder: finderOf(map[string]containers.Container{
+			"172.17.0.4": labelled("plain", ""),
+			"172.17.0.5": labelled("bogus", "bogus"),
+		}),
+	}
+	cfg := &Config{Containers: ContainersConfig{DefaultRole: "role-b"}}
+	has := func(n string) bool { return n == "role-b" }
+	if got, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), cfg, "host", has); err != nil || got != "role-b" {
+		t.Errorf("unlabelled: got %q, %v; want role-b", got, err)
+	}
+	if _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), cfg, "host", has); !errors.Is(err, imds.ErrNoRole) {
+		t.Errorf("unknown label: got %v, want ErrNoRole", err)
+	}
+}
+
 // TestClientRouter_UnknownLabelLogged: the log says why a container gets
 // nothing, once per container and label.
 func TestClientRouter_UnknownLabelLogged(t *testing.T) {
@@ -128,7 +148,7 @@ func TestClientRouter_UnknownLabelLogged(t *testing.T) {
 		finder: finderOf(map[string]containers.Container{"172.17.0.5": labelled("0123456789abcdef", "bogus")}),
 	}
 	for range 3 {
-		if _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), nil, "host", func(string) bool { return false }); !errors.Is(err, imds.ErrNoRole) {
+		if _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), &Config{}, "host", func(string) bool { return false }); !errors.Is(err, imds.ErrNoRole) {
 			t.Fatalf("got %v, want ErrNoRole", err)
 		}
 	}
