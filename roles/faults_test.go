@@ -440,7 +440,7 @@ func TestFaults_WallClockJumps(t *testing.T) {
 		}
 		// The set's expiry is now 3h ahead on the wall clock: walking
 		// on, it is refreshed before it has under GraceRemaining left.
-		served, refused = g.walk(t, 3*time.Hour)
+		_, refused = g.walk(t, 3*time.Hour)
 		if refused != 0 || sts.issued.Load() < 2 {
 			t.Fatalf("3h further: refused %d minutes, STS sets %d; want 0 refused and a refresh", refused, sts.issued.Load())
 		}

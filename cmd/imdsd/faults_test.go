@@ -87,7 +87,7 @@ func TestFaults_MotoRestartedDuringLoad(t *testing.T) {
 	faultWait(t, "a refresh failing while moto is down", func() bool { return rig.refresher.Stats().Failures >= 1 })
 	load.waitRequests(t, load.requests.Load()+500)
 	failures := rig.refresher.Stats().Failures
-	moto = startFixedMoto(t, moto.port)
+	startFixedMoto(t, moto.port) // same port; stopped by its cleanup
 	faultWait(t, "the refresh after moto is back", func() bool {
 		c, err := rig.refresher.Credentials()
 		return err == nil && c.AccessKeyID != first && rig.refresher.Stats().LastError == ""
