@@ -119,10 +119,12 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 }
 
 // serveEndpoint serves the container credentials endpoint on ln until ctx
-// ends.
+// ends, behind the IMDS server's own checks (Host allowlist, browser
+// signals, rate and connection limits, hop limit).
 func (d *daemon) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
 	srv := d.server.NewHTTPServer(ctx)
-	srv.Handler = h
+	srv.Handler = d.server.Guard(h)
+	ln = d.server.GuardListener(ln)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
