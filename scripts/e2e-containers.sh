@@ -36,6 +36,7 @@ pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$*"; }
 fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s\n' "$*"; }
 # check NAME OUTPUT PATTERN: passes when OUTPUT matches the glob PATTERN.
 check() {
+	# shellcheck disable=SC2053 # PATTERN is a glob on purpose
 	if [[ $2 == $3 ]]; then pass "$1"; else fail "$1: got: $2"; fi
 }
 
