@@ -50,6 +50,8 @@ step "end to end: real clients (scripts/e2e.sh)"
 scripts/e2e.sh
 
 # --- end-to-end suites of later issues (one line each) ---
+step "end to end: containers with a real Docker engine and podman (scripts/e2e-containers.sh)"
+scripts/e2e-containers.sh
 step "service: cross-builds for macOS and Windows (scripts/crossbuild.sh)"
 scripts/crossbuild.sh
 step "service: SysV init on this machine (scripts/e2e-sysv.sh)"
