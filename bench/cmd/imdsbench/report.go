@@ -65,6 +65,14 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// paired formats a paired ratio (Results.pairedRatio).
+func paired(v float64, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}
+
 func msOf(us float64) string { return fmt.Sprintf("%.2f", us/1000) }
 
 // num prints whole numbers without exponent.
@@ -84,9 +92,6 @@ func reportLoad(w *mdWriter, res Results, test, title string) {
 	w.f("| conns | server | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | req/s vs ceiling | req/s vs mock | p99 vs ceiling | errors |")
 	w.f("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, c := range conns {
-		ceil, _ := res.median(test, "ceiling", c, "rps")
-		mock, _ := res.median(test, "mock", c, "rps")
-		ceil99, _ := res.median(test, "ceiling", c, "p99_us")
 		for _, name := range contenders {
 			rps, ok := res.median(test, name, c, "rps")
 			if !ok {
@@ -100,7 +105,7 @@ func reportLoad(w *mdWriter, res Results, test, title string) {
 			for _, v := range res.values(test, name, c, "errors", false) {
 				errs += v
 			}
-			vsMock := ratio(rps, mock)
+			vsMock := paired(res.pairedRatio(test, name, "mock", c, "rps"))
 			if name == "mock" {
 				vsMock = ""
 			}
@@ -108,7 +113,8 @@ func reportLoad(w *mdWriter, res Results, test, title string) {
 				name = fmt.Sprintf("%s (crashed in %d of %d rounds)", name, n, len(res.values(test, name, c, "rps", false)))
 			}
 			w.f("| %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f |", c, name, rps, msOf(p50), msOf(p90), msOf(p99), msOf(p999),
-				ratio(rps, ceil), vsMock, ratio(p99, ceil99), errs)
+				paired(res.pairedRatio(test, name, "ceiling", c, "rps")), vsMock,
+				paired(res.pairedRatio(test, name, "ceiling", c, "p99_us")), errs)
 		}
 	}
 	w.f("")
@@ -223,15 +229,13 @@ func reportGoals(w *mdWriter, res Results) {
 		goals = append(goals, goal{text, measured, ok, known})
 	}
 	for _, who := range []string{"imdsd", "imdsd-quiet"} {
-		i, ok1 := res.median("cred-get", who, 64, "rps")
-		c, ok2 := res.median("cred-get", "ceiling", 64, "rps")
-		m, ok3 := res.median("cred-get", "mock", 64, "rps")
-		add(who+": credential GET at 64 connections ≥ 0.9 × ceiling req/s", ok1 && ok2, c > 0 && i/c >= 0.9, ratio(i, c))
-		add(who+": credential GET at 64 connections ≥ 1.5 × mock req/s", ok1 && ok3, m > 0 && i/m >= 1.5, ratio(i, m))
+		c, ok := res.pairedRatio("cred-get", who, "ceiling", 64, "rps")
+		add(who+": credential GET at 64 connections ≥ 0.9 × ceiling req/s", ok, c >= 0.9, paired(c, ok))
+		m, ok := res.pairedRatio("cred-get", who, "mock", 64, "rps")
+		add(who+": credential GET at 64 connections ≥ 1.5 × mock req/s", ok, m >= 1.5, paired(m, ok))
 		for _, conns := range []int{16, 64} {
-			a, ok1 := res.median("cred-get", who, conns, "p99_us")
-			b, ok2 := res.median("cred-get", "ceiling", conns, "p99_us")
-			add(fmt.Sprintf("%s: credential GET p99 at %d connections ≤ 1.2 × ceiling", who, conns), ok1 && ok2, b > 0 && a/b <= 1.2, ratio(a, b))
+			p, ok := res.pairedRatio("cred-get", who, "ceiling", conns, "p99_us")
+			add(fmt.Sprintf("%s: credential GET p99 at %d connections ≤ 1.2 × ceiling", who, conns), ok, p <= 1.2, paired(p, ok))
 		}
 	}
 	a, ok1 := res.one("sdk-fetch", "imdsd", 1, "p50_us")

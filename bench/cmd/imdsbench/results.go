@@ -96,3 +96,28 @@ func (r Results) conns(test string) []int {
 	slices.Sort(out)
 	return out
 }
+
+// pairedRatio returns the median over rounds of a's value divided by b's in
+// the same round. Contenders run back to back within a round, so a paired
+// ratio cancels the slow swings of a shared machine's load better than a
+// ratio of medians does.
+func (r Results) pairedRatio(test, a, b string, conns int, metric string) (float64, bool) {
+	byRound := map[string]float64{}
+	for _, row := range r.rows {
+		if row.Test == test && row.Contender == b && row.Conns == conns && row.Metric == metric && row.Round != "all" {
+			byRound[row.Round] = row.Value
+		}
+	}
+	var ratios []float64
+	for _, row := range r.rows {
+		if row.Test == test && row.Contender == a && row.Conns == conns && row.Metric == metric && row.Round != "all" {
+			if d, ok := byRound[row.Round]; ok && d > 0 {
+				ratios = append(ratios, row.Value/d)
+			}
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	return median(ratios), true
+}
