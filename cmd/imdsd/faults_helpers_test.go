@@ -150,31 +150,15 @@ func faultWait(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var (
-	faultBinOnce sync.Once
-	faultBinPath string
-	faultBinErr  error
-)
-
-// faultBinary builds imdsd once per test binary.
+// faultBinary builds imdsd into the test's temporary folder (the build
+// cache makes every build after the first a link).
 func faultBinary(t *testing.T) string {
 	t.Helper()
-	faultBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "imdsd-faults-")
-		if err != nil {
-			faultBinErr = err
-			return
-		}
-		faultBinPath = filepath.Join(dir, "imdsd")
-		out, err := exec.Command("go", "build", "-o", faultBinPath, ".").CombinedOutput()
-		if err != nil {
-			faultBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if faultBinErr != nil {
-		t.Fatalf("build imdsd (needs go on PATH): %v", faultBinErr)
+	bin := filepath.Join(t.TempDir(), "imdsd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build imdsd (needs go on PATH): %v\n%s", err, out)
 	}
-	return faultBinPath
+	return bin
 }
 
 func faultFreePort(t *testing.T) string {
