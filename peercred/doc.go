@@ -5,7 +5,8 @@
 // On Linux it asks the kernel with one exact NETLINK_SOCK_DIAG
 // (inet_diag) lookup per call, the way ss(8) does; the answer is the uid
 // the client socket was created with (sk_uid), which the client cannot
-// forge. On other systems UID returns ErrUnsupported, and imdsd refuses
+// forge. Where the kernel has no inet_diag it reads /proc/net/tcp{,6}
+// instead. On other systems UID returns ErrUnsupported, and imdsd refuses
 // uid rules there at start.
 package peercred
 

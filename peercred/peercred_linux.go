@@ -25,8 +25,21 @@ const Supported = true
 
 // UID returns the uid owning the client socket of the TCP connection that
 // the server sees from remote on its own address local: the socket whose
-// own address is remote and whose peer is local.
+// own address is remote and whose peer is local. It asks inet_diag, and
+// reads /proc/net/tcp{,6} where the kernel has no inet_diag.
 func UID(remote, local netip.AddrPort) (int, error) {
+	uid, err := diagUID(remote, local)
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return uid, err
+	}
+	if puid, perr := procUID(remote, local); perr == nil {
+		return puid, nil
+	}
+	return 0, err
+}
+
+// diagUID is UID by NETLINK_SOCK_DIAG.
+func diagUID(remote, local netip.AddrPort) (int, error) {
 	r, l := remote.Addr().Unmap(), local.Addr().Unmap()
 	if r.Is4() && l.Is4() {
 		uid, err := lookup(unix.AF_INET, r, remote.Port(), l, local.Port())

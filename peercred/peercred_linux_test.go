@@ -129,3 +129,44 @@ func BenchmarkUID(b *testing.B) {
 		}
 	}
 }
+
+// TestProcUID_MatchesDiag: the /proc/net/tcp{,6} fallback finds the same
+// uid as inet_diag, for IPv4 and IPv6, and nothing for a missing socket.
+func TestProcUID_MatchesDiag(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:0"}, {"tcp6", "[::1]:0"}} {
+		ln, err := net.Listen(tc.network, tc.addr)
+		if err != nil {
+			t.Fatalf("listen %s: %v", tc.addr, err)
+		}
+		c, err := net.Dial(tc.network, ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		remote, local := serverView(t, ln)
+		got, err := procUID(remote, local)
+		want, derr := diagUID(remote, local)
+		if err != nil || derr != nil || got != want {
+			t.Errorf("%s: procUID = %d, %v; diagUID = %d, %v", tc.network, got, err, want, derr)
+		}
+		c.Close()
+		ln.Close()
+	}
+	if _, err := procUID(netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("procUID of no socket: %v, want ErrNotFound", err)
+	}
+}
+
+// TestParseProcAddr: addresses as a little-endian kernel (amd64, arm64)
+// prints them.
+func TestParseProcAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0100007F:1F90":                         "127.0.0.1:8080",
+		"00000000000000000000000001000000:0050": "[::1]:80",
+		"0000000000000000FFFF00000100007F:2426": "[::ffff:127.0.0.1]:9254",
+	} {
+		got, err := parseProcAddr(in)
+		if err != nil || got.String() != want {
+			t.Errorf("parseProcAddr(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+}
