@@ -6,20 +6,24 @@ import (
 )
 
 // audit writes the one line per credential document served that
-// Options.Audit asks for: who (client address, uid when known), which role,
+// Options.Audit asks for: who (client address, and the uid or container
+// when known), which role,
 // and the last four characters of the access key ID, never more of it. The
 // time is the log record's own.
-func (s *Server) audit(r *http.Request, c Caller, role, keyTail string) {
+func (s *Server) audit(r *http.Request, c Caller, container, role, keyTail string) {
 	if s.opts.Audit == nil {
 		return
 	}
-	uid := slog.Attr{}
-	if c.HasUID {
-		uid = slog.Int("uid", c.UID)
+	who := slog.Attr{}
+	switch {
+	case c.HasUID:
+		who = slog.Int("uid", c.UID)
+	case container != "":
+		who = slog.String("container", container)
 	}
 	s.opts.Audit.LogAttrs(r.Context(), slog.LevelInfo, "credentials served",
 		slog.String("client", r.RemoteAddr),
-		uid,
+		who,
 		slog.String("role", role),
 		slog.String("access_key", keyTail),
 	)

@@ -313,9 +313,21 @@ func TestServer_AuditLine(t *testing.T) {
 	do(s, http.MethodGet, PathSecurityCredentials+"/demo")
 	do(s, http.MethodGet, PathExtendedCredentials+"/demo")
 	do(s, http.MethodGet, PathSecurityCredentials+"/other")
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	audited := buf.String()
+	buf.Reset()
+	// A container the Source identified is named instead of a uid.
+	sc, _ := newTestServer(t, Options{
+		Source: staticSource(Role{Name: "demo", Credentials: creds, Container: "web-1"}, nil),
+		Now:    time.Now,
+		Audit:  slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	do(sc, http.MethodGet, PathSecurityCredentials+"/demo")
+	if !strings.Contains(buf.String(), "container=web-1") || strings.Contains(buf.String(), "uid=") {
+		t.Errorf("audit line for a container: %q, want container=web-1 and no uid", buf.String())
+	}
+	lines := strings.Split(strings.TrimSpace(audited), "\n")
 	if len(lines) != 2 {
-		t.Fatalf("audit lines = %d, want 2 (one per document served):\n%s", len(lines), buf.String())
+		t.Fatalf("audit lines = %d, want 2 (one per document served):\n%s", len(lines), audited)
 	}
 	for _, l := range lines {
 		for _, want := range []string{"credentials served", "client=192.0.2.1:1234", "uid=1234", "role=demo", "access_key=…Y123", "time="} {

@@ -46,6 +46,9 @@ type Role struct {
 	// IMDS error document carrying this message. Err may implement
 	// ErrorCode() string to set the document's Code.
 	Err error
+	// Container names the caller's container (its name or short ID) when
+	// the Source identified one; the audit line shows it.
+	Container string
 }
 
 // Caller identifies the client of one request.
