@@ -86,8 +86,8 @@ func TestFaults_MotoRestartedDuringLoad(t *testing.T) {
 	moto.kill(t)
 	faultWait(t, "a refresh failing while moto is down", func() bool { return rig.refresher.Stats().Failures >= 1 })
 	load.waitRequests(t, load.requests.Load()+500)
+	startFixedMoto(t, moto.port) // same port, answering when it returns; stopped by its cleanup
 	failures := rig.refresher.Stats().Failures
-	startFixedMoto(t, moto.port) // same port; stopped by its cleanup
 	faultWait(t, "the refresh after moto is back", func() bool {
 		c, err := rig.refresher.Credentials()
 		return err == nil && c.AccessKeyID != first && rig.refresher.Stats().LastError == ""
@@ -104,8 +104,8 @@ func TestFaults_MotoRestartedDuringLoad(t *testing.T) {
 	if load.keyCount() < 2 {
 		t.Fatalf("distinct keys served = %d, want the old and the new", load.keyCount())
 	}
-	// Recovery within one backoff step: after moto answered, at most one
-	// more failed attempt (the one in flight while moto was starting).
+	// Recovery within one backoff step: once moto answers, at most one
+	// more failed attempt (one begun just before it answered).
 	if extra := st.Failures - failures; extra > 1 {
 		t.Errorf("failed attempts after moto restarted = %d, want at most 1", extra)
 	}
