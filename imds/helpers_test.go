@@ -42,13 +42,15 @@ var _ Source = fakeSource{}
 
 func (f fakeSource) Credentials(ctx context.Context, c Caller) (Role, error) { return f.fn(ctx, c) }
 
-// testCreds returns credentials that expire an hour after now.
+// testCreds returns credentials that expire 50 minutes and a fraction of a
+// second after now: under the hour the Go SDK's ec2rolecreds caps expiries
+// at, and not on a whole second, so truncation shows.
 func testCreds(now time.Time) Credentials {
 	return Credentials{
 		AccessKeyID:     "ASIATESTACCESSKEY123",
 		SecretAccessKey: "testSecretAccessKey/abc+def",
 		SessionToken:    "testSessionToken+/=",
-		Expires:         now.Add(time.Hour).Add(123 * time.Millisecond),
+		Expires:         now.Add(50 * time.Minute).Add(123 * time.Millisecond),
 		LastUpdated:     now.Add(-time.Minute),
 		AccountID:       "123456789012",
 	}

@@ -52,6 +52,10 @@ scripts/e2e.sh
 # --- end-to-end suites of later issues (one line each) ---
 step "end to end: containers with a real Docker engine and podman (scripts/e2e-containers.sh)"
 scripts/e2e-containers.sh
+step "fuzz: every fuzz target, 30 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh
+step "load: 256 clients for 60 s, 1,000,000 token requests (scripts/load.sh)"
+scripts/load.sh
 step "service: cross-builds for macOS and Windows (scripts/crossbuild.sh)"
 scripts/crossbuild.sh
 step "service: SysV init on this machine (scripts/e2e-sysv.sh)"

@@ -64,6 +64,10 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 			return exitError
 		}
+		if err := shareConfig(path); err != nil {
+			fmt.Fprintf(stderr, "imdsd install: %v\n", err)
+			return exitError
+		}
 	}
 	if err := svc.Install(); err != nil {
 		if errors.Is(err, service.ErrAlreadyInstalled) {
@@ -185,7 +189,9 @@ func ensureConfig(path string) (wrote bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, err
 	}
-	if err := os.WriteFile(path, packaging.DefaultConfig(), 0o644); err != nil {
+	// 0640: the config may hold an external ID; the service's group reads
+	// it (shareConfig), nobody else.
+	if err := os.WriteFile(path, packaging.DefaultConfig(), 0o640); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"os/user"
+	"strconv"
 	"strings"
 )
 
@@ -25,6 +27,23 @@ func ensureServiceUser() error {
 		return fmt.Errorf("create user %s: %v: %s", serviceUser, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// shareConfig lets the service's group read the config file (root:imdsd,
+// 0640), as the packages ship it: the daemon runs as imdsd under systemd.
+func shareConfig(path string) error {
+	g, err := user.LookupGroup(serviceUser)
+	if err != nil {
+		return fmt.Errorf("config %s: group %s: %w", path, serviceUser, err)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return fmt.Errorf("config %s: group %s has gid %q", path, serviceUser, g.Gid)
+	}
+	if err := os.Chown(path, 0, gid); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o640)
 }
 
 // removeServiceUser deletes the service account (and its group) if it

@@ -121,8 +121,22 @@ func (s *Server) Stop() {
 }
 
 // STSCalls counts the STS requests moto has logged (one access-log line
-// per POST to /).
+// per POST to /). moto writes the line after it has sent the response, so
+// the count is read until it holds still across a short settle period.
 func (s *Server) STSCalls() int {
+	n := s.countCalls()
+	for range 20 {
+		time.Sleep(50 * time.Millisecond)
+		m := s.countCalls()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
+}
+
+func (s *Server) countCalls() int {
 	n := 0
 	for _, line := range strings.Split(s.Logs(), "\n") {
 		if strings.Contains(line, `"POST / HTTP`) {
