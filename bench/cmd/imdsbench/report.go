@@ -150,11 +150,11 @@ func reportCLI(w *mdWriter, res Results) {
 	}
 	n := len(res.values("cli", "imdsd", 1, "wall_ms", false))
 	w.f("### AWS CLI credential resolution (`aws configure list`, median of %d runs each)\n", n)
-	w.f("| credentials from | wall ms | vs static env |")
+	w.f("| credentials from | wall ms | vs static env (paired) |")
 	w.f("|---|---:|---:|")
-	w.f("| imdsd (IMDSv2) | %.0f | %s |", imd, ratio(imd, env))
+	w.f("| imdsd (IMDSv2) | %.0f | %s |", imd, paired(res.pairedRatio("cli", "imdsd", "static-env", 1, "wall_ms")))
 	if c, ok := res.median("cli", "ceiling", 1, "wall_ms"); ok {
-		w.f("| ceiling server (IMDSv2) | %.0f | %s |", c, ratio(c, env))
+		w.f("| ceiling server (IMDSv2) | %.0f | %s |", c, paired(res.pairedRatio("cli", "ceiling", "static-env", 1, "wall_ms")))
 	}
 	w.f("| static environment variables | %.0f | 1.00× |", env)
 	w.f("")
