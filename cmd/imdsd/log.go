@@ -1,22 +1,61 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
-	"os"
-
-	"golang.org/x/term"
 )
 
 // newLogger picks the log handler once: text on a terminal, JSON otherwise,
 // unless the format is given.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
+	return newLoggerTo(w, isTerminal(w), level, format)
+}
+
+// newDaemonLogger is newLogger for the daemon: off a terminal (the journal,
+// a file, a pipe) the records are batched (batchWriter), and close writes
+// what is left; call it before exiting.
+func newDaemonLogger(w io.Writer, level, format string) (log *slog.Logger, close func()) {
+	if isTerminal(w) {
+		return newLoggerTo(w, true, level, format), func() {}
+	}
+	b := newBatchWriter(w)
+	l := newLoggerTo(b, false, level, format)
+	return slog.New(flushOnWarn{l.Handler(), b}), func() { _ = b.Close() }
+}
+
+// flushOnWarn writes a warning or an error, and whatever was queued before
+// it, at once: only info and debug records wait for the next batch.
+type flushOnWarn struct {
+	slog.Handler
+	b *batchWriter
+}
+
+func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelWarn {
+		if ferr := h.b.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+func (h flushOnWarn) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return flushOnWarn{h.Handler.WithAttrs(attrs), h.b}
+}
+
+func (h flushOnWarn) WithGroup(name string) slog.Handler {
+	return flushOnWarn{h.Handler.WithGroup(name), h.b}
+}
+
+func newLoggerTo(w io.Writer, tty bool, level, format string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "auto" {
 		format = "json"
-		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if tty {
 			format = "text"
 		}
 	}

@@ -23,7 +23,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code >= 0 {
 		return code
 	}
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	log, closeLog := newDaemonLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	defer closeLog()
 	d, err := newDaemon(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd: %v\n", err)
