@@ -20,6 +20,8 @@ type ctlFlags struct {
 
 func (f *ctlFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.socket, "socket", "", "control socket `path` of the daemon (default: this user's runtime directory, then /run/imdsd)")
+	// The name serve takes for the same path, so one flag works everywhere.
+	fs.StringVar(&f.socket, "control-socket", "", "same as --socket")
 }
 
 // client finds the daemon.
