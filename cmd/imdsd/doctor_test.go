@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 // opsNetns creates a network namespace with only loopback, up; the test's
@@ -47,21 +49,17 @@ func opsMotoIn(t *testing.T, wrap []string) string {
 	argv := append(append([]string(nil), wrap...), bin, "-H", "127.0.0.1", "-p", "5000")
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out opsBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	moto, err := testproc.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	t.Cleanup(moto.Kill)
 	probe := append(append([]string(nil), wrap...), "python3", "-c",
 		"import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/moto-api/', timeout=1)")
 	deadline := time.Now().Add(30 * time.Second)
 	for exec.Command(probe[0], probe[1:]...).Run() != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not start in the namespace:\n%s", out.String())
+			t.Fatalf("moto_server did not start in the namespace:\n%s", moto.Out)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -97,7 +95,7 @@ func doctorIn(t *testing.T, wrap []string, bin, socket string, extra ...string) 
 // environment; the daemon stopped.
 func TestDoctor_Faults(t *testing.T) {
 	ns, wrap := opsNetns(t)
-	bin := opsBinary(t)
+	bin := buildImdsd(t)
 	stsURL := opsMotoIn(t, wrap)
 	d := startOpsDaemonIn(t, wrap, 9254, bin, stsURL, "role_arn: "+opsRoleARN)
 	d.waitRole(t, "demo", "fresh")

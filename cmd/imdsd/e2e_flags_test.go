@@ -51,7 +51,7 @@ func e2eBadFlags(t *testing.T, bin string, outputs e2eOutputs) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--log-format", "json"}, tt.args...)...)
-			cmd.Env = e2eCleanEnv("AWS_ACCESS_KEY_ID=AKIAE2EBADFLAGS00001", "AWS_SECRET_ACCESS_KEY=bad-flags-source-secret")
+			cmd.Env = cleanEnv(nil, "AWS_ACCESS_KEY_ID=AKIAE2EBADFLAGS00001", "AWS_SECRET_ACCESS_KEY=bad-flags-source-secret")
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()

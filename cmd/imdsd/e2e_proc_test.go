@@ -5,74 +5,23 @@ package main
 // environment every process of the test runs in.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 // e2eRegion is the region every process of the test uses.
 const e2eRegion = "us-east-1"
-
-// e2eBuffer is an io.Writer that subprocess output goes to while the
-// test reads it.
-type e2eBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *e2eBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *e2eBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// e2eBuild builds the imdsd binary of this package into dir.
-func e2eBuild(tb testing.TB, dir string) string {
-	tb.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		tb.Fatalf("go not found on PATH: the end-to-end test builds imdsd with it")
-	}
-	bin := filepath.Join(dir, "imdsd")
-	cmd := exec.Command(gobin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build imdsd: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// e2eCleanEnv returns this process's environment without any AWS_* variable
-// and with no shared config or credentials file, plus extra. A process run
-// with it finds no credentials but those extra names.
-func e2eCleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull)
-	return append(env, extra...)
-}
 
 // e2eFreePort returns a TCP port free on 127.0.0.1 and on [::1], so one
 // imdsd can listen on both with the same port.
@@ -98,11 +47,9 @@ func e2eFreePort(tb testing.TB) int {
 
 // e2eDaemon is one imdsd serve running as a subprocess.
 type e2eDaemon struct {
+	*testproc.Proc
 	name string
 	port int
-	cmd  *exec.Cmd
-	out  *e2eBuffer
-	done chan struct{} // closed when the process has exited
 }
 
 // e2eStartDaemon runs imdsd serve with args plus two loopback listeners on a
@@ -110,7 +57,7 @@ type e2eDaemon struct {
 // until it serves credentials. The test's cleanup stops it.
 func e2eStartDaemon(tb testing.TB, bin, name string, sourceEnv []string, args ...string) *e2eDaemon {
 	tb.Helper()
-	d := &e2eDaemon{name: name, port: e2eFreePort(tb), out: &e2eBuffer{}, done: make(chan struct{})}
+	d := &e2eDaemon{name: name, port: e2eFreePort(tb)}
 	port := strconv.Itoa(d.port)
 	// A control socket and state file of its own: it must not meet another
 	// imdsd (an installed service, the test's other daemon).
@@ -118,18 +65,14 @@ func e2eStartDaemon(tb testing.TB, bin, name string, sourceEnv []string, args ..
 	args = append([]string{"serve", "--listen", "127.0.0.1:" + port, "--listen", "[::1]:" + port,
 		"--log-format", "json", "--control-socket", filepath.Join(dir, "control.sock"),
 		"--state-file", filepath.Join(dir, "state.json")}, args...)
-	d.cmd = exec.Command(bin, args...)
-	d.cmd.Env = e2eCleanEnv(sourceEnv...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = cleanEnv(nil, sourceEnv...)
+	var err error
+	if d.Proc, err = testproc.Start(cmd); err != nil {
 		tb.Fatalf("start imdsd: %v", err)
 	}
-	go func() {
-		_ = d.cmd.Wait()
-		close(d.done)
-	}()
 	tb.Cleanup(func() {
-		if _, err := d.stop(10 * time.Second); err != nil {
+		if _, err := d.Stop(10 * time.Second); err != nil {
 			tb.Errorf("imdsd %s: %v", name, err)
 		}
 	})
@@ -150,10 +93,8 @@ func (d *e2eDaemon) waitServing(tb testing.TB, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	var last error
 	for time.Now().Before(deadline) {
-		select {
-		case <-d.done:
-			tb.Fatalf("imdsd %s exited before serving (exit %d):\n%s", d.name, d.cmd.ProcessState.ExitCode(), d.out)
-		default:
+		if d.Exited() {
+			tb.Fatalf("imdsd %s exited before serving (exit %d):\n%s", d.name, d.ExitCode(), d.Out)
 		}
 		_, last = e2eFetchCredentials(d.url("127.0.0.1"))
 		if last == nil {
@@ -161,26 +102,7 @@ func (d *e2eDaemon) waitServing(tb testing.TB, limit time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	tb.Fatalf("imdsd %s did not serve credentials within %s: %v\n%s", d.name, limit, last, d.out)
-}
-
-// stop sends SIGTERM and waits up to limit for the exit code; past the
-// limit it kills the process and reports an error.
-func (d *e2eDaemon) stop(limit time.Duration) (int, error) {
-	select {
-	case <-d.done:
-		return d.cmd.ProcessState.ExitCode(), nil
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-		return d.cmd.ProcessState.ExitCode(), nil
-	case <-time.After(limit):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-		return -1, fmt.Errorf("did not exit within %s of SIGTERM; killed", limit)
-	}
+	tb.Fatalf("imdsd %s did not serve credentials within %s: %v\n%s", d.name, limit, last, d.Out)
 }
 
 // e2eCredentialDoc is the part of the IMDS credential document the test reads.

@@ -43,7 +43,7 @@ func (o e2eOutputs) add(name, s string) { o[name] = func() string { return s } }
 
 func TestE2E(t *testing.T) {
 	e2eIsolateEnv(t)
-	bin := e2eBuild(t, t.TempDir())
+	bin := buildImdsd(t)
 	moto := motoserver.Start(t)
 	sourceSecret := "e2e-source-" + e2eRandomHex(t)
 	sourceEnv := []string{"AWS_ACCESS_KEY_ID=AKIAE2ESOURCE0000001", "AWS_SECRET_ACCESS_KEY=" + sourceSecret}
@@ -51,7 +51,7 @@ func TestE2E(t *testing.T) {
 	optional := e2eStartDaemon(t, bin, "optional", sourceEnv, append(common, "--imdsv2", "optional")...)
 	required := e2eStartDaemon(t, bin, "required", sourceEnv, append(common, "--imdsv2", "required")...)
 
-	outputs := e2eOutputs{"moto": moto.Logs, "imdsd optional": optional.out.String, "imdsd required": required.out.String}
+	outputs := e2eOutputs{"moto": moto.Logs, "imdsd optional": optional.Out.String, "imdsd required": required.Out.String}
 	secrets := []string{sourceSecret}
 	for _, d := range []*e2eDaemon{optional, required} {
 		doc, err := e2eFetchCredentials(d.url("127.0.0.1"))
@@ -129,15 +129,15 @@ func TestE2E(t *testing.T) {
 	t.Run("bad-flags", func(t *testing.T) { e2eBadFlags(t, bin, outputs) })
 	t.Run("sigterm", func(t *testing.T) {
 		for _, d := range []*e2eDaemon{optional, required} {
-			code, err := d.stop(10 * time.Second)
+			code, err := d.Stop(10 * time.Second)
 			if err != nil {
 				t.Fatalf("imdsd %s: %v", d.name, err)
 			}
 			if code != 0 {
-				t.Errorf("imdsd %s: exit code %d after SIGTERM, want 0\n%s", d.name, code, d.out)
+				t.Errorf("imdsd %s: exit code %d after SIGTERM, want 0\n%s", d.name, code, d.Out)
 			}
-			if !strings.Contains(d.out.String(), `"msg":"stopped"`) {
-				t.Errorf("imdsd %s: no \"stopped\" log line after SIGTERM:\n%s", d.name, d.out)
+			if !strings.Contains(d.Out.String(), `"msg":"stopped"`) {
+				t.Errorf("imdsd %s: no \"stopped\" log line after SIGTERM:\n%s", d.name, d.Out)
 			}
 		}
 	})
@@ -280,7 +280,7 @@ func e2eRunClient(argv []string, endpoint, stsURL string) (stdout, stderr string
 		args = append(args, "--endpoint-url", stsURL)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], args...)
-	cmd.Env = e2eCleanEnv(
+	cmd.Env = cleanEnv(nil,
 		"AWS_EC2_METADATA_SERVICE_ENDPOINT="+endpoint,
 		"AWS_REGION="+e2eRegion, "AWS_DEFAULT_REGION="+e2eRegion,
 		"E2E_STS_ENDPOINT="+stsURL, "NODE_NO_WARNINGS=1",

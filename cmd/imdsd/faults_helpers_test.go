@@ -7,17 +7,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,14 +92,8 @@ func (f *faultSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // faultEnv is a clean environment with source credentials only.
 func faultEnv(home string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "HOME="+home, "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
-		"AWS_ACCESS_KEY_ID=AKIAFAULTSOURCE", "AWS_SECRET_ACCESS_KEY=source-"+faultSecretMark)
+	return cleanEnv(func(k string) bool { return k == "HOME" },
+		"HOME="+home, "AWS_ACCESS_KEY_ID=AKIAFAULTSOURCE", "AWS_SECRET_ACCESS_KEY=source-"+faultSecretMark)
 }
 
 // faultFetcher resolves the daemon's production fetch path (roles.Resolve:
@@ -148,90 +136,4 @@ func faultWait(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// faultBinary builds imdsd into the test's temporary folder (the build
-// cache makes every build after the first a link).
-func faultBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "imdsd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build imdsd (needs go on PATH): %v\n%s", err, out)
-	}
-	return bin
-}
-
-func faultFreePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
-
-// faultBuffer collects process output.
-type faultBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *faultBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *faultBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// fixedMoto is a moto_server on a port that survives its restarts.
-type fixedMoto struct {
-	port int
-	url  string
-	cmd  *exec.Cmd
-	out  *faultBuffer
-}
-
-// startFixedMoto starts moto_server on port (a free one when 0) and waits
-// until it answers. It fails, saying what to install, when moto is
-// missing.
-func startFixedMoto(t *testing.T, port int) *fixedMoto {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Fatal("moto_server not found on PATH: install it with `pip install 'moto[server]'` (scripts/test.sh does this)")
-	}
-	if port == 0 {
-		port, _ = strconv.Atoi(faultFreePort(t))
-	}
-	m := &fixedMoto{port: port, url: "http://127.0.0.1:" + strconv.Itoa(port), out: &faultBuffer{}}
-	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.kill(t) })
-	faultWait(t, "moto_server to answer", func() bool {
-		resp, err := http.Get(m.url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	return m
-}
-
-// kill SIGKILLs moto and its children; it may be called twice.
-func (m *fixedMoto) kill(t *testing.T) {
-	if m.cmd.Process == nil || m.cmd.ProcessState != nil {
-		return
-	}
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-	_ = m.cmd.Wait()
 }

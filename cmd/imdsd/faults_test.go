@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/imdsd/imdsd/imds"
+	"github.com/imdsd/imdsd/internal/motoserver"
+	"github.com/imdsd/imdsd/internal/testproc"
 	"github.com/imdsd/imdsd/roles"
 )
 
@@ -70,8 +73,8 @@ func TestFaults_HangingSTSLeavesRequestsFast(t *testing.T) {
 // succeeds on the first attempt after moto is back. (Refreshes are made
 // due every 10 s of real time: MinRemaining is 59m50s of moto's 1h sets.)
 func TestFaults_MotoRestartedDuringLoad(t *testing.T) {
-	moto := startFixedMoto(t, 0)
-	fetcher, err := faultFetcher(t, moto.url)
+	moto := motoserver.Start(t)
+	fetcher, err := faultFetcher(t, moto.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +86,10 @@ func TestFaults_MotoRestartedDuringLoad(t *testing.T) {
 	clk := newJumpClock() // never jumped: the load checks expiries against it
 	load := startCredentialLoad(t, rig, clk, 16)
 	load.waitRequests(t, 500)
-	moto.kill(t)
+	moto.Stop()
 	faultWait(t, "a refresh failing while moto is down", func() bool { return rig.refresher.Stats().Failures >= 1 })
 	load.waitRequests(t, load.requests.Load()+500)
-	startFixedMoto(t, moto.port) // same port, answering when it returns; stopped by its cleanup
+	motoserver.StartPort(t, moto.Port) // same port, answering when it returns; stopped by its cleanup
 	failures := rig.refresher.Stats().Failures
 	faultWait(t, "the refresh after moto is back", func() bool {
 		c, err := rig.refresher.Credentials()
@@ -173,7 +176,7 @@ func TestFaults_SIGTERMUnderLoad(t *testing.T) {
 	}
 	faultWait(t, "load", func() bool { return reached.Load() > 2000 })
 	sigAt.Store(time.Now().UnixNano())
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	code := d.wait(t)
@@ -189,7 +192,7 @@ func TestFaults_SIGTERMUnderLoad(t *testing.T) {
 		t.Fatal("no request was under way across the SIGTERM; the test proved nothing")
 	}
 	if code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d, want 0\n%s", code, d.out.String())
+		t.Fatalf("exit code after SIGTERM = %d, want 0\n%s", code, d.Out.String())
 	}
 }
 
@@ -201,7 +204,7 @@ func TestFaults_SIGKILLRestart(t *testing.T) {
 	sts := newFaultSTS(t, time.Now)
 	d := startFaultProcess(t, sts.srv.URL, "")
 	d.waitCredentials(t)
-	if err := d.cmd.Process.Kill(); err != nil {
+	if err := d.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	d.wait(t)
@@ -438,43 +441,34 @@ type credDoc struct {
 
 // faultProcess is an imdsd serve process.
 type faultProcess struct {
-	cmd  *exec.Cmd
+	*testproc.Proc
 	addr string
 	port string
-	out  *faultBuffer
-	done chan struct{}
-	code int
 }
 
 func startFaultProcess(t *testing.T, stsURL, port string, extra ...string) *faultProcess {
 	t.Helper()
-	bin := faultBinary(t)
+	bin := buildImdsd(t)
 	if port == "" {
-		port = faultFreePort(t)
+		port = strconv.Itoa(testproc.FreePort(t))
 	}
 	dir := t.TempDir()
-	d := &faultProcess{addr: "127.0.0.1:" + port, port: port, out: &faultBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bin, "serve", "--listen", d.addr, "--role-arn", "arn:aws:iam::123456789012:role/demo",
+	d := &faultProcess{addr: "127.0.0.1:" + port, port: port}
+	cmd := exec.Command(bin, "serve", "--listen", d.addr, "--role-arn", "arn:aws:iam::123456789012:role/demo",
 		"--sts-endpoint", stsURL, "--region", "us-east-1", "--log-format", "json",
 		"--control-socket", filepath.Join(dir, "control.sock"), "--state-file", filepath.Join(dir, "state.json"))
-	d.cmd.Args = append(d.cmd.Args, extra...)
-	d.cmd.Env = faultEnv(dir)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
+	cmd.Args = append(cmd.Args, extra...)
+	cmd.Env = faultEnv(dir)
+	var err error
+	if d.Proc, err = testproc.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		_ = d.cmd.Wait()
-		d.code = d.cmd.ProcessState.ExitCode()
-		close(d.done)
-	}()
 	t.Cleanup(func() {
-		_ = d.cmd.Process.Kill()
-		<-d.done
+		d.Kill()
 		if t.Failed() {
-			t.Logf("imdsd output:\n%s", d.out.String())
+			t.Logf("imdsd output:\n%s", d.Out.String())
 		}
-		if strings.Contains(d.out.String(), faultSecretMark) {
+		if strings.Contains(d.Out.String(), faultSecretMark) {
 			t.Errorf("imdsd logged a secret")
 		}
 	})
@@ -484,8 +478,8 @@ func startFaultProcess(t *testing.T, stsURL, port string, extra ...string) *faul
 func (d *faultProcess) wait(t *testing.T) int {
 	t.Helper()
 	select {
-	case <-d.done:
-		return d.code
+	case <-d.Done():
+		return d.ExitCode()
 	case <-time.After(30 * time.Second):
 		t.Fatal("imdsd did not exit")
 		return -1

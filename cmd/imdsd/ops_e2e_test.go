@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/imdsd/imdsd/internal/motoserver"
+	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 const opsRoleARN = "arn:aws:iam::123456789012:role/demo"
@@ -40,13 +41,13 @@ func opsCallerARN(t *testing.T, stsURL, key, secret, token string) string {
 
 func TestOps_Commands(t *testing.T) {
 	moto := motoserver.Start(t)
-	bin := opsBinary(t)
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(opsFreePort(t))
+	bin := buildImdsd(t)
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(testproc.FreePort(t))
 	d := startOpsDaemon(t, bin, moto.URL, "role_arn: "+opsRoleARN, "session_name: ops-test",
 		"external_id: shared-secret-xyz", "metrics_listen: "+metricsAddr)
 	d.waitRole(t, "demo", "fresh")
 	if _, _, err := opsFetchCredentials(http.DefaultClient, d.url()); err != nil {
-		t.Fatalf("IMDS credential fetch: %v\n%s", err, d.out)
+		t.Fatalf("IMDS credential fetch: %v\n%s", err, d.Out)
 	}
 
 	t.Run("status", func(t *testing.T) {

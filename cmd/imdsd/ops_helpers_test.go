@@ -10,77 +10,29 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/imdsd/imdsd/control"
+	"github.com/imdsd/imdsd/internal/testproc"
 )
-
-// opsBuffer collects a subprocess's output while the test reads it.
-type opsBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *opsBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *opsBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// opsBinary builds imdsd into a directory of the test.
-func opsBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "imdsd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		tb.Fatalf("go build imdsd: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func opsFreePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // opsEnv is a clean environment: no AWS_* variable, no shared files, no
 // proxy, source credentials that moto accepts, and runtime and state
 // directories of the test.
 func opsEnv(dir string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || strings.HasSuffix(strings.ToLower(k), "_proxy") || k == "XDG_RUNTIME_DIR" || k == "XDG_STATE_HOME" {
-			continue
-		}
-		env = append(env, kv)
+	drop := func(k string) bool {
+		return strings.HasSuffix(strings.ToLower(k), "_proxy") || k == "XDG_RUNTIME_DIR" || k == "XDG_STATE_HOME"
 	}
-	env = append(env,
-		"AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
+	return cleanEnv(drop, append([]string{
 		"AWS_ACCESS_KEY_ID=AKIAEXAMPLEOPS000001", "AWS_SECRET_ACCESS_KEY=ops-source-secret",
-		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"), "XDG_STATE_HOME="+filepath.Join(dir, "state"))
-	return append(env, extra...)
+		"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"), "XDG_STATE_HOME=" + filepath.Join(dir, "state")}, extra...)...)
 }
 
 // opsDaemon is one `imdsd serve --config FILE` subprocess.
@@ -89,9 +41,7 @@ type opsDaemon struct {
 	port                     int
 	wrap                     []string // command prefix, e.g. ip netns exec NS
 	extraListen              []string // listen addresses besides 127.0.0.1:port
-	cmd                      *exec.Cmd
-	out                      *opsBuffer
-	done                     chan struct{}
+	*testproc.Proc
 }
 
 // opsConfig is the YAML config of a test daemon: listen, control socket,
@@ -117,7 +67,7 @@ func (d *opsDaemon) writeConfig(tb testing.TB, stsURL string, extra ...string) {
 // the control socket to answer. The test's cleanup stops it.
 func startOpsDaemon(tb testing.TB, bin, stsURL string, extra ...string) *opsDaemon {
 	tb.Helper()
-	return startOpsDaemonIn(tb, nil, opsFreePort(tb), bin, stsURL, extra...)
+	return startOpsDaemonIn(tb, nil, testproc.FreePort(tb), bin, stsURL, extra...)
 }
 
 // startOpsDaemonIn is startOpsDaemon with a command prefix (wrap) and a
@@ -126,37 +76,34 @@ func startOpsDaemonIn(tb testing.TB, wrap []string, port int, bin, stsURL string
 	tb.Helper()
 	dir := tb.TempDir()
 	d := &opsDaemon{bin: bin, dir: dir, config: filepath.Join(dir, "imdsd.yaml"), socket: filepath.Join(dir, "control.sock"),
-		port: port, wrap: wrap, out: &opsBuffer{}}
+		port: port, wrap: wrap}
 	d.writeConfig(tb, stsURL, extra...)
 	d.start(tb)
 	tb.Cleanup(func() { d.stop(tb) })
 	return d
 }
 
+// start starts the daemon (again, after stop) and waits for its control
+// socket to answer.
 func (d *opsDaemon) start(tb testing.TB) {
 	tb.Helper()
-	d.done = make(chan struct{})
 	argv := append(append([]string(nil), d.wrap...), d.bin, "serve", "--config", d.config)
-	d.cmd = exec.Command(argv[0], argv[1:]...)
-	d.cmd.Env = opsEnv(d.dir)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = opsEnv(d.dir)
+	var err error
+	if d.Proc, err = testproc.Start(cmd); err != nil {
 		tb.Fatalf("start imdsd: %v", err)
 	}
-	done := d.done
-	go func() { _ = d.cmd.Wait(); close(done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		select {
-		case <-done:
-			tb.Fatalf("imdsd exited at start:\n%s", d.out)
-		default:
+		if d.Exited() {
+			tb.Fatalf("imdsd exited at start:\n%s", d.Out)
 		}
 		if err := (control.Client{Path: d.socket}).Call(context.Background(), control.CmdStatus, nil, nil); err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("imdsd's control socket did not answer within 30s:\n%s", d.out)
+			tb.Fatalf("imdsd's control socket did not answer within 30s:\n%s", d.Out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -165,18 +112,8 @@ func (d *opsDaemon) start(tb testing.TB) {
 // stop ends the daemon with SIGTERM (SIGKILL after 10 s).
 func (d *opsDaemon) stop(tb testing.TB) {
 	tb.Helper()
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(10 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-		tb.Errorf("imdsd did not stop within 10s of SIGTERM")
+	if _, err := d.Stop(10 * time.Second); err != nil {
+		tb.Errorf("imdsd: %v", err)
 	}
 }
 
@@ -218,7 +155,7 @@ func (d *opsDaemon) waitRole(tb testing.TB, role, state string) control.RoleStat
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	tb.Fatalf("role %s did not reach state %s within 30s: %+v\n%s", role, state, last.Roles, d.out)
+	tb.Fatalf("role %s did not reach state %s within 30s: %+v\n%s", role, state, last.Roles, d.Out)
 	return control.RoleStatus{}
 }
 

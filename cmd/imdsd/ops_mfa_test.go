@@ -17,7 +17,7 @@ import (
 // role's refresher) needs no code again.
 func TestOps_MFA(t *testing.T) {
 	moto := motoserver.Start(t)
-	bin := opsBinary(t)
+	bin := buildImdsd(t)
 	const serial = "arn:aws:iam::123456789012:mfa/ops-user"
 	d := startOpsDaemon(t, bin, moto.URL, "role_arn: "+opsRoleARN, "session_name: mfa-one", "mfa_serial: "+serial)
 
@@ -64,7 +64,7 @@ func TestOps_MFA(t *testing.T) {
 	if st.Roles[0].State != "fresh" || st.Roles[0].MFA == nil || st.Roles[0].MFA.Expires.IsZero() {
 		t.Errorf("after the refresh: %+v", st.Roles[0])
 	}
-	if n := strings.Count(d.out.String(), "MFA session opened"); n != 1 {
+	if n := strings.Count(d.Out.String(), "MFA session opened"); n != 1 {
 		t.Errorf("MFA sessions opened: %d, want 1", n)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // adds and removes roles under load with zero failed requests.
 func TestOps_MultiRole(t *testing.T) {
 	moto := motoserver.Start(t)
-	bin := opsBinary(t)
+	bin := buildImdsd(t)
 	rolesYAML := func(extra string) []string {
 		return []string{"role_arn: " + opsRoleARN, "session_name: multi",
 			"roles:", "  web: {role_arn: arn:aws:iam::123456789012:role/web-app}" + extra}

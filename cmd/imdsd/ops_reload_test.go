@@ -104,7 +104,7 @@ func servedSession(t *testing.T, d *opsDaemon, stsURL string) string {
 // (a new refresher, new STS credentials); not one request fails.
 func TestOps_ReloadUnderLoad(t *testing.T) {
 	moto := motoserver.Start(t)
-	bin := opsBinary(t)
+	bin := buildImdsd(t)
 	d := startOpsDaemon(t, bin, moto.URL, "role_arn: "+opsRoleARN, "session_name: first")
 	d.waitRole(t, "demo", "fresh")
 	load := startOpsLoad(t, d.url(), 4)
@@ -120,8 +120,8 @@ func TestOps_ReloadUnderLoad(t *testing.T) {
 		if st := d.status(t); !strings.Contains(st.ReloadError, "role_arn") || st.Roles[0].State != "fresh" {
 			t.Errorf("after the refused reload: reload error %q, state %q", st.ReloadError, st.Roles[0].State)
 		}
-		if !strings.Contains(d.out.String(), "reload refused; the previous config keeps running") {
-			t.Errorf("the daemon did not log the refusal:\n%s", d.out)
+		if !strings.Contains(d.Out.String(), "reload refused; the previous config keeps running") {
+			t.Errorf("the daemon did not log the refusal:\n%s", d.Out)
 		}
 		load.waitMore(t, 100)
 		if got := servedSession(t, d, moto.URL); got != "first" {
@@ -144,13 +144,13 @@ func TestOps_ReloadUnderLoad(t *testing.T) {
 	t.Run("SIGHUP", func(t *testing.T) {
 		d.writeConfig(t, moto.URL, "role_arn: "+opsRoleARN, "session_name: third")
 		before := d.status(t).Reloads
-		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for d.status(t).Reloads == before {
 			if time.Now().After(deadline) {
-				t.Fatalf("no reload after SIGHUP:\n%s", d.out)
+				t.Fatalf("no reload after SIGHUP:\n%s", d.Out)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

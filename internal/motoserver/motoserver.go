@@ -5,19 +5,18 @@
 package motoserver
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 // Server is a running moto_server.
@@ -25,9 +24,7 @@ type Server struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:40123.
 	URL  string
 	Port int
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs strings.Builder
+	proc *testproc.Proc
 }
 
 // installHint tells what to install when moto_server is missing.
@@ -37,7 +34,17 @@ const installHint = "moto_server not found on PATH: install it with `pip install
 // test ends.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := start()
+	return StartPort(tb, 0)
+}
+
+// StartPort starts moto_server on port (a free one when 0), e.g. again on
+// the port of a Server the test stopped, and stops it when the test ends.
+func StartPort(tb testing.TB, port int) *Server {
+	tb.Helper()
+	if port == 0 {
+		port = testproc.FreePort(tb)
+	}
+	s, err := start(port)
 	if err != nil {
 		tb.Fatalf("start moto_server: %v", err)
 	}
@@ -50,34 +57,18 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-func start() (*Server, error) {
+func start(port int) (*Server, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, fmt.Errorf("%s", installHint)
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: cmd}
-	out, err := cmd.StdoutPipe()
+	proc, err := testproc.Start(cmd)
 	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run %s: %w", filepath.Base(bin), err)
 	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.logs.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-	}()
+	s := &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, proc: proc}
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, s.Logs())
@@ -105,20 +96,11 @@ func (s *Server) waitReady(limit time.Duration) error {
 }
 
 // Logs returns what moto_server printed so far.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
-}
+func (s *Server) Logs() string { return s.proc.Out.String() }
 
-// Stop kills moto_server and its children.
-func (s *Server) Stop() {
-	if s.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	_ = s.cmd.Wait()
-}
+// Stop kills moto_server and its children; it may be called more than
+// once.
+func (s *Server) Stop() { s.proc.Kill() }
 
 // STSCalls counts the STS requests moto has logged (one access-log line
 // per POST to /). moto writes the line after it has sent the response, so
@@ -144,13 +126,4 @@ func (s *Server) countCalls() int {
 		}
 	}
 	return n
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
