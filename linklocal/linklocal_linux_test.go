@@ -4,39 +4,15 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/vishvananda/netns"
+	"github.com/imdsd/imdsd/internal/netnstest"
 )
 
-// inNetns runs f on a locked OS thread inside a new, empty network
-// namespace, so the test changes no interface of the machine. The thread
-// is never unlocked: the runtime discards it when the goroutine ends, and
-// the namespace goes with it.
-func inNetns(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		ns, err := netns.New()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer ns.Close()
-		defer func() { done <- nil }()
-		f()
-	}()
-	if err := <-done; err != nil {
-		t.Fatalf("create a network namespace: %v (run the test as root: it needs CAP_SYS_ADMIN and CAP_NET_ADMIN)", err)
-	}
-}
-
 func TestAddRemove_Netns(t *testing.T) {
-	inNetns(t, func() {
+	netnstest.Run(t, false, func() {
 		ps := Prefixes()
 		assertPresent := func(when string, want bool) {
 			t.Helper()

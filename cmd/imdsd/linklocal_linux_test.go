@@ -3,51 +3,18 @@ package main
 import (
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"slices"
 	"testing"
 
+	"github.com/imdsd/imdsd/internal/netnstest"
 	"github.com/imdsd/imdsd/linklocal"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
-
-// inNetns runs f on a locked OS thread inside a new network namespace with
-// its loopback up, so the test touches no interface of the machine. The
-// thread is never unlocked: the runtime discards it, and the namespace
-// goes with it.
-func inNetns(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		ns, err := netns.New()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer ns.Close()
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		if err != nil {
-			done <- err
-			return
-		}
-		defer func() { done <- nil }()
-		f()
-	}()
-	if err := <-done; err != nil {
-		t.Fatalf("set up a network namespace: %v (run the test as root: it needs CAP_SYS_ADMIN and CAP_NET_ADMIN)", err)
-	}
-}
 
 // TestDaemon_LinkLocalListen: with link_local on, the daemon's start-up
 // (addLinkLocal, then listen) puts both addresses on loopback and opens
 // port 80 on each beside the configured listener; undo takes them off.
 func TestDaemon_LinkLocalListen(t *testing.T) {
-	inNetns(t, func() {
+	netnstest.Run(t, true, func() {
 		cfg := Config{LinkLocal: true, Listen: []string{"127.0.0.1:0"}}
 		log := slog.New(slog.DiscardHandler)
 		undo, err := addLinkLocal(cfg, log)
@@ -89,7 +56,7 @@ func TestDaemon_LinkLocalListen(t *testing.T) {
 // TestAddLinkLocal_Off: with link_local off nothing is added, even in a
 // namespace where it could be.
 func TestAddLinkLocal_Off(t *testing.T) {
-	inNetns(t, func() {
+	netnstest.Run(t, true, func() {
 		undo, err := addLinkLocal(Config{}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Errorf("addLinkLocal with link_local off: %v", err)
