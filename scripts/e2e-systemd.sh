@@ -35,23 +35,7 @@ readonly ACCOUNT=123456789012
 readonly ROLE_ARN=arn:aws:iam::$ACCOUNT:role/e2e-role
 readonly WANT_ARN=arn:aws:sts::$ACCOUNT:assumed-role/e2e-role/
 START=$SECONDS
-PASSED=0
-FAILED=0
-
-pass() {
-	PASSED=$((PASSED + 1))
-	printf 'PASS %s\n' "$*"
-}
-fail() {
-	FAILED=$((FAILED + 1))
-	printf 'FAIL %s\n' "$*"
-}
-# check TEXT CMD...: passes when CMD succeeds.
-check() {
-	local text=$1
-	shift
-	if "$@" >>"$WORK/checks.log" 2>&1; then pass "$text"; else fail "$text"; fi
-}
+# pass, fail, check and not are in lib.sh.
 
 [[ $(id -u) == 0 ]] || die "run as root: systemd-nspawn and the veth need it"
 if ip link show "$VETH" >/dev/null 2>&1; then
@@ -111,8 +95,6 @@ guest() {
 	nsenter -t "$LEADER" -m -u -i -n -p -C -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
 }
 
-# not CMD...: succeeds when CMD fails.
-not() { ! "$@"; }
 # lo_has PATTERN: the container's lo has an address matching PATTERN.
 lo_has() { guest ip -br addr show lo | grep -q -e "$@"; }
 # unit_state: the unit's LoadState.
@@ -283,6 +265,4 @@ check "the source secret is in no log or output" sh -c "! grep -rqF -- '$SOURCE_
 T0=$SECONDS
 stop_machine
 check "machine halted, its veth gone ($((SECONDS - T0)) s)" not ip link show "$VETH"
-say "total $((SECONDS - START)) s"
-echo "$PASSED passed, $FAILED failed"
-((FAILED == 0))
+checks_done

@@ -21,23 +21,8 @@ lib_init
 
 readonly ROLE_ARN=arn:aws:iam::123456789012:role/e2e-role
 readonly WANT_ARN=arn:aws:sts::123456789012:assumed-role/e2e-role/
-PASSED=0
-FAILED=0
 START=$SECONDS
-pass() {
-	PASSED=$((PASSED + 1))
-	printf 'PASS %s\n' "$*"
-}
-fail() {
-	FAILED=$((FAILED + 1))
-	printf 'FAIL %s\n' "$*"
-}
-check() {
-	local text=$1
-	shift
-	if "$@" >>"$WORK/checks.log" 2>&1; then pass "$text"; else fail "$text"; fi
-}
-not() { ! "$@"; }
+# pass, fail, check and not are in lib.sh.
 # code CMD...: prints CMD's exit code (its output goes to the log).
 code() {
 	local rc=0
@@ -162,6 +147,4 @@ else
 	fail "link_local without privilege: exit $rc, output: $out"
 fi
 
-say "total $((SECONDS - START)) s"
-echo "$PASSED passed, $FAILED failed"
-((FAILED == 0))
+checks_done

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh: helpers sourced by the scripts in this folder (demo.sh, e2e.sh).
+# lib.sh: helpers sourced by the scripts in this folder (demo.sh, e2e*.sh, ...).
 #
 # Every installer is idempotent: it checks first and installs only what is
 # missing, through the ordinary clients (apt-get, npm, pip). Everything a
@@ -293,4 +293,40 @@ clean_env_cmd() {
 clean_env() {
 	clean_env_cmd
 	"${CLEAN_ENV[@]}" "$@"
+}
+
+# Checks, for the scripts that print one "PASS TEXT" or "FAIL TEXT" line
+# per check and "N passed, M failed" at the end (checks_done). A script
+# with checks of another shape defines its own pass, fail and check after
+# sourcing this file.
+PASSED=0
+FAILED=0
+
+# pass TEXT / fail TEXT: counts and prints one check's result.
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'PASS %s\n' "$*"
+}
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL %s\n' "$*"
+}
+
+# check TEXT CMD...: passes when CMD succeeds; CMD's output goes to
+# $WORK/checks.log.
+check() {
+	local text=$1
+	shift
+	if "$@" >>"$WORK/checks.log" 2>&1; then pass "$text"; else fail "$text"; fi
+}
+
+# not CMD...: succeeds when CMD fails (for check).
+not() { ! "$@"; }
+
+# checks_done: prints the total time since START (when set) and
+# "N passed, M failed"; returns non-zero when a check failed.
+checks_done() {
+	[[ -z ${START:-} ]] || say "total $((SECONDS - START)) s"
+	echo "$PASSED passed, $FAILED failed"
+	((FAILED == 0))
 }
