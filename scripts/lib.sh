@@ -330,3 +330,18 @@ checks_done() {
 	echo "$PASSED passed, $FAILED failed"
 	((FAILED == 0))
 }
+
+# debian_mirror NAME: prints the first Debian archive URI of this machine's
+# apt sources (so no host name is written in the scripts); without one it
+# says so, prefixed with NAME, and exits.
+debian_mirror() {
+	local m=""
+	if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+		m=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [[ -z $m && -f /etc/apt/sources.list ]]; then
+		m=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
+	fi
+	[[ -n $m ]] || { echo "$1: no Debian mirror found in /etc/apt/sources*" >&2; exit 1; }
+	echo "$m"
+}

@@ -9,6 +9,8 @@
 # The mirror is the one this machine's apt already uses, read from its
 # sources, so no host name is written here.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 ROOTFS=${IMDSD_NSPAWN_ROOT:-$ROOT_DIR/.cache/nspawn/bookworm}
@@ -25,19 +27,6 @@ need() {
 	fi
 }
 
-# mirror prints the first Debian archive URI from the host's apt sources.
-mirror() {
-	local m=""
-	if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-		m=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-	fi
-	if [[ -z $m && -f /etc/apt/sources.list ]]; then
-		m=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
-	fi
-	[[ -n $m ]] || { echo "nspawn-root: no Debian mirror found in /etc/apt/sources*" >&2; exit 1; }
-	echo "$m"
-}
-
 need
 if [[ -f $ROOTFS/.done && $(cat "$ROOTFS/.done") == "$PACKAGES" ]]; then
 	echo "$ROOTFS"
@@ -46,7 +35,7 @@ fi
 rm -rf "$ROOTFS"
 mkdir -p "$(dirname "$ROOTFS")"
 echo "nspawn-root: debootstrap bookworm into $ROOTFS (once; a few minutes)" >&2
-debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOTFS" "$(mirror)" >"$ROOTFS.log" 2>&1 || {
+debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOTFS" "$(debian_mirror nspawn-root)" >"$ROOTFS.log" 2>&1 || {
 	tail -20 "$ROOTFS.log" >&2
 	exit 1
 }

@@ -11,23 +11,13 @@
 # The mirror is the one this machine's apt already uses, read from its
 # sources, so no host name is written here.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/../lib.sh"
 
 ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${IMDSD_CONTAINERS_CACHE:-$ROOT_DIR/.cache/containers}
 ROOTFS=$CACHE/awscli-rootfs
 IMAGE=imdsd-e2e/awscli:latest
-
-mirror() {
-	local m=""
-	if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-		m=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-	fi
-	if [[ -z $m && -f /etc/apt/sources.list ]]; then
-		m=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
-	fi
-	[[ -n $m ]] || { echo "awscli-image: no Debian mirror found in /etc/apt/sources*" >&2; exit 1; }
-	echo "$m"
-}
 
 if [[ ${1:-} != --rootfs-only ]] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
 	exit 0
@@ -40,7 +30,7 @@ if [[ ! -f $ROOTFS/.done ]]; then
 	rm -rf "$ROOTFS"
 	mkdir -p "$CACHE"
 	echo "awscli-image: debootstrap bookworm + awscli into $ROOTFS (once; a few minutes)" >&2
-	debootstrap --variant=minbase --include=awscli,python3-cffi-backend bookworm "$ROOTFS" "$(mirror)" >"$ROOTFS.log" 2>&1 || {
+	debootstrap --variant=minbase --include=awscli,python3-cffi-backend bookworm "$ROOTFS" "$(debian_mirror awscli-image)" >"$ROOTFS.log" 2>&1 || {
 		tail -20 "$ROOTFS.log" >&2
 		exit 1
 	}
