@@ -94,6 +94,9 @@ func (d *opsDaemon) start(tb testing.TB) {
 	if d.Proc, err = testproc.Start(cmd); err != nil {
 		tb.Fatalf("start imdsd: %v", err)
 	}
+	// A daemon that starts but never answers must not outlive the test.
+	proc := d.Proc
+	tb.Cleanup(proc.Kill)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if d.Exited() {
