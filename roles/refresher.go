@@ -83,6 +83,9 @@ type Refresher struct {
 	log   *slog.Logger
 	state atomic.Pointer[snapshot]
 	wake  chan struct{}
+	// fetched is closed once the outcome of the first fetch is stored.
+	fetched     chan struct{}
+	fetchedOnce sync.Once
 
 	mu    sync.Mutex
 	stats Stats
@@ -127,9 +130,10 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 		opts.Rand = rand.Float64
 	}
 	r := &Refresher{
-		opts: opts,
-		log:  opts.Logger.With("component", "roles", "role", opts.Name),
-		wake: make(chan struct{}, 1),
+		opts:    opts,
+		log:     opts.Logger.With("component", "roles", "role", opts.Name),
+		wake:    make(chan struct{}, 1),
+		fetched: make(chan struct{}),
 	}
 	r.state.Store(&snapshot{err: ErrNotReady})
 	return r, nil
@@ -156,6 +160,10 @@ func (r *Refresher) Credentials() (aws.Credentials, error) {
 	}
 	return aws.Credentials{}, fmt.Errorf("credentials expire in %s; refreshing", left.Round(time.Second))
 }
+
+// Fetched returns a channel closed once the first fetch has finished and
+// its outcome (credentials or the error) is what Credentials answers.
+func (r *Refresher) Fetched() <-chan struct{} { return r.fetched }
 
 // Obtained returns when the current credentials were obtained.
 func (r *Refresher) Obtained() time.Time { return r.state.Load().obtained }
@@ -278,9 +286,11 @@ func (r *Refresher) fetch(ctx context.Context) bool {
 		next := *prev
 		next.err = err
 		r.state.Store(&next)
+		r.fetchedOnce.Do(func() { close(r.fetched) })
 		return false
 	}
 	r.state.Store(&snapshot{creds: creds, have: true, obtained: now})
+	r.fetchedOnce.Do(func() { close(r.fetched) })
 	r.mu.Lock()
 	r.stats.LastRefresh = now
 	r.stats.LastError = ""

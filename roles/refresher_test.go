@@ -370,3 +370,38 @@ func TestKeyTail(t *testing.T) {
 		}
 	}
 }
+
+// TestRefresher_FetchedMeansServable: once Fetched is closed, Credentials
+// answers with the first fetch's outcome, never "waiting for the first
+// credentials" (a reload publishes a new role only after Fetched).
+func TestRefresher_FetchedMeansServable(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		clk := newFakeClock()
+		f := &fakeFetcher{clk: clk, life: time.Hour}
+		if failing {
+			f.err = errors.New("AccessDenied: no")
+		}
+		r, err := NewRefresher(RefresherOptions{Fetcher: f, Clock: clk, Logger: slog.New(slog.NewTextHandler(&syncBuffer{}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-r.Fetched():
+			t.Fatal("Fetched closed before any fetch")
+		default:
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(ctx) }()
+		<-r.Fetched()
+		_, err = r.Credentials()
+		if errors.Is(err, ErrNotReady) {
+			t.Errorf("failing=%v: Credentials after Fetched = %v, want the first fetch's outcome", failing, err)
+		}
+		if !failing && err != nil {
+			t.Errorf("Credentials after a good first fetch: %v", err)
+		}
+		cancel()
+		<-done
+	}
+}

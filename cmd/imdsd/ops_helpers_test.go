@@ -94,9 +94,6 @@ func (d *opsDaemon) start(tb testing.TB) {
 	if d.Proc, err = testproc.Start(cmd); err != nil {
 		tb.Fatalf("start imdsd: %v", err)
 	}
-	// A daemon that starts but never answers must not outlive the test.
-	proc := d.Proc
-	tb.Cleanup(proc.Kill)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if d.Exited() {
@@ -106,6 +103,7 @@ func (d *opsDaemon) start(tb testing.TB) {
 			return
 		}
 		if time.Now().After(deadline) {
+			d.Kill() // a daemon that never answered must not outlive the test
 			tb.Fatalf("imdsd's control socket did not answer within 30s:\n%s", d.Out)
 		}
 		time.Sleep(50 * time.Millisecond)

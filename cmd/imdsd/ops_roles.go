@@ -66,8 +66,6 @@ type roleEntry struct {
 	refresher *roles.Refresher
 	mfa       *roles.MFASession // nil unless the role needs MFA
 	requests  atomic.Int64
-	fetched   chan struct{} // closed after the first fetch, good or bad
-	fetchOnce sync.Once
 
 	mu        sync.Mutex
 	cancel    context.CancelFunc
@@ -81,7 +79,7 @@ type fetchObserver func(role, code string)
 // resolveRole resolves def and builds its refresher; it starts nothing.
 // An MFA session of sessions with the same key is reused.
 func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession) (*roleEntry, error) {
-	e := &roleEntry{def: def, fetched: make(chan struct{})}
+	e := &roleEntry{def: def}
 	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec, def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
 		return nil, err
@@ -106,7 +104,6 @@ func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fet
 		if observe != nil && ctx.Err() == nil {
 			observe(label, fetchErrorCode(err))
 		}
-		e.fetchOnce.Do(func() { close(e.fetched) })
 		return c, err
 	})
 	e.refresher, err = roles.NewRefresher(roles.RefresherOptions{
@@ -178,7 +175,7 @@ func (e *roleEntry) waitFetched(ctx context.Context, limit time.Duration) {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
-	case <-e.fetched:
+	case <-e.refresher.Fetched():
 	case <-t.C:
 	case <-ctx.Done():
 	}

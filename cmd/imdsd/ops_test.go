@@ -33,7 +33,7 @@ func fakeEntry(t *testing.T, name string) *roleEntry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &roleEntry{role: roles.Resolved{Name: name, ARN: "arn:aws:iam::123456789012:role/" + name}, refresher: r, fetched: make(chan struct{})}
+	e := &roleEntry{role: roles.Resolved{Name: name, ARN: "arn:aws:iam::123456789012:role/" + name}, refresher: r}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.start(ctx)
 	t.Cleanup(func() { cancel(); e.stop() })
