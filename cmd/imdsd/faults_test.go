@@ -108,9 +108,10 @@ func TestFaults_MotoRestartedDuringLoad(t *testing.T) {
 		t.Fatalf("distinct keys served = %d, want the old and the new", load.keyCount())
 	}
 	// Recovery within one backoff step: once moto answers, at most one
-	// more failed attempt (one begun just before it answered).
-	if extra := st.Failures - failures; extra > 1 {
-		t.Errorf("failed attempts after moto restarted = %d, want at most 1", extra)
+	// attempt begun before it answered, and one that meets a keep-alive
+	// connection to the killed moto still in the SDK's pool, fail.
+	if extra := st.Failures - failures; extra > 2 {
+		t.Errorf("failed attempts after moto restarted = %d, want at most 2", extra)
 	}
 }
 
