@@ -140,7 +140,7 @@ func (o *ops) defaultEntry() *roleEntry {
 // rules give it (source.go), from memory.
 func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error) {
 	set := o.set.Load()
-	name, err := o.callerRole(ctx, c, set)
+	name, container, err := o.callerRole(ctx, c, set)
 	if err != nil {
 		return imds.Role{}, err
 	}
@@ -152,8 +152,10 @@ func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error)
 	if c.HasUID {
 		uid = c.UID
 	}
-	o.seen(ctx, c.Remote.Addr(), name, uid)
-	return roleCredentials(e), nil
+	o.seen(c.Remote.Addr(), name, uid, container)
+	out := roleCredentials(e)
+	out.Container = container
+	return out, nil
 }
 
 // roleCredentials is what imds serves for one role now; it counts the
@@ -181,17 +183,10 @@ func roleCredentials(e *roleEntry) imds.Role {
 	return out
 }
 
-// seen remembers a client for status.
-func (o *ops) seen(ctx context.Context, a netip.Addr, role string, uid int) {
+// seen remembers a client for status; container is the name the role
+// routing found, if the client is a container.
+func (o *ops) seen(a netip.Addr, role string, uid int, container string) {
 	now := o.now()
-	o.clientsMu.Lock()
-	_, known := o.clients[a]
-	o.clientsMu.Unlock()
-	var container string
-	if !known {
-		// Outside the lock: a lookup may wait for the engine.
-		container = o.containerName(ctx, a)
-	}
 	o.clientsMu.Lock()
 	defer o.clientsMu.Unlock()
 	c, ok := o.clients[a]
@@ -199,8 +194,11 @@ func (o *ops) seen(ctx context.Context, a netip.Addr, role string, uid int) {
 		if len(o.clients) >= maxClients {
 			o.forgetOldestClient()
 		}
-		c = &clientSeen{container: container}
+		c = &clientSeen{}
 		o.clients[a] = c
+	}
+	if container != "" {
+		c.container = container
 	}
 	c.role, c.last, c.uid = role, now, uid
 	c.requests++
@@ -325,17 +323,4 @@ func (o *ops) watchMFA() {
 			}
 		}
 	}
-}
-
-// containerName names the container at a, when containers are on and a is
-// not this host's; "" otherwise. The lookup is the router's cached one.
-func (o *ops) containerName(ctx context.Context, a netip.Addr) string {
-	if o.router == nil || o.router.finder == nil || a.IsLoopback() {
-		return ""
-	}
-	ct, err := o.router.finder.Lookup(ctx, a)
-	if err != nil {
-		return ""
-	}
-	return ct.Name
 }

@@ -61,12 +61,20 @@ const maxWarned = 1024
 // route returns the role name for c: the host's role name def when the
 // caller is on this host and no rule says otherwise. An error wraps
 // imds.ErrNoRole (no role: 404) or says why the caller is not identified.
-// has reports whether a role name is served.
-func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, def string, has func(string) bool) (string, error) {
+// has reports whether a role name is served. container names the caller's
+// container when the route had to identify it (for status and the audit
+// line), so nobody looks it up a second time.
+func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, def string, has func(string) bool) (role, container string, err error) {
 	remote := c.Remote.Addr()
 	host := remote.IsLoopback() || remote == c.Local.Addr()
-	container := (r.onBridge != nil && r.onBridge(c.Local.Addr())) || (!host && r.finder != nil)
+	isContainer := (r.onBridge != nil && r.onBridge(c.Local.Addr())) || (!host && r.finder != nil)
 	var ident *containers.Container
+	name := func() string {
+		if ident == nil {
+			return ""
+		}
+		return ident.Name
+	}
 	identify := func() (*containers.Container, error) {
 		if ident != nil {
 			return ident, nil
@@ -82,35 +90,37 @@ func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, de
 		return ident, nil
 	}
 	for _, rule := range cfg.Clients {
-		ok, err := matches(rule, remote, container, identify)
+		ok, err := matches(rule, remote, isContainer, identify)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if ok {
-			return r.named(rule.Role, has)
+			role, err := r.named(rule.Role, has)
+			return role, name(), err
 		}
 	}
 	if host {
-		return def, nil
+		return def, "", nil
 	}
-	if !container {
-		return "", imds.ErrNoRole
+	if !isContainer {
+		return "", "", imds.ErrNoRole
 	}
 	ct, err := identify()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	want, ok := ct.Label(containerRoleLabel)
 	if !ok {
-		return r.named(cfg.Containers.DefaultRole, has)
+		role, err := r.named(cfg.Containers.DefaultRole, has)
+		return role, ct.Name, err
 	}
 	if want == roleNone || !has(want) {
 		if want != roleNone {
 			r.warnUnknown(ct, want)
 		}
-		return "", imds.ErrNoRole
+		return "", ct.Name, imds.ErrNoRole
 	}
-	return want, nil
+	return want, ct.Name, nil
 }
 
 // matches reports whether every condition of rule holds for the caller.
@@ -165,8 +175,9 @@ func shortID(id string) string {
 	return id
 }
 
-// callerRole returns the name of the role c gets from set.
-func (o *ops) callerRole(ctx context.Context, c imds.Caller, set *roleSet) (string, error) {
+// callerRole returns the name of the role c gets from set, and the name of
+// c's container when it is one.
+func (o *ops) callerRole(ctx context.Context, c imds.Caller, set *roleSet) (role, container string, err error) {
 	r := o.router
 	if r == nil {
 		r = &clientRouter{log: o.log}

@@ -102,7 +102,7 @@ func TestClientRouter_Route(t *testing.T) {
 			if tc.finder != nil {
 				r.finder = tc.finder
 			}
-			got, err := r.route(context.Background(), tc.c, &Config{Clients: rules}, "host", has)
+			got, _, err := r.route(context.Background(), tc.c, &Config{Clients: rules}, "host", has)
 			if tc.err == nil {
 				if err != nil || got != tc.want {
 					t.Fatalf("got %q, %v; want %q", got, err, tc.want)
@@ -131,10 +131,10 @@ func TestClientRouter_ContainerDefault(t *testing.T) {
 	}
 	cfg := &Config{Containers: ContainersConfig{DefaultRole: "role-b"}}
 	has := func(n string) bool { return n == "role-b" }
-	if got, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), cfg, "host", has); err != nil || got != "role-b" {
+	if got, _, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), cfg, "host", has); err != nil || got != "role-b" {
 		t.Errorf("unlabelled: got %q, %v; want role-b", got, err)
 	}
-	if _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), cfg, "host", has); !errors.Is(err, imds.ErrNoRole) {
+	if _, _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), cfg, "host", has); !errors.Is(err, imds.ErrNoRole) {
 		t.Errorf("unknown label: got %v, want ErrNoRole", err)
 	}
 }
@@ -148,7 +148,7 @@ func TestClientRouter_UnknownLabelLogged(t *testing.T) {
 		finder: finderOf(map[string]containers.Container{"172.17.0.5": labelled("0123456789abcdef", "bogus")}),
 	}
 	for range 3 {
-		if _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), &Config{}, "host", func(string) bool { return false }); !errors.Is(err, imds.ErrNoRole) {
+		if _, _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), &Config{}, "host", func(string) bool { return false }); !errors.Is(err, imds.ErrNoRole) {
 			t.Fatalf("got %v, want ErrNoRole", err)
 		}
 	}
@@ -186,5 +186,24 @@ func TestOps_ContainerRoles(t *testing.T) {
 		if err != nil || r.Name != tc.want {
 			t.Errorf("%s: got %q, %v; want %q", tc.c.Remote, r.Name, err, tc.want)
 		}
+	}
+}
+
+// TestClientRouter_NamesTheContainer: the route names the container it
+// identified, so status and the audit line need no second lookup; a host
+// caller names none.
+func TestClientRouter_NamesTheContainer(t *testing.T) {
+	r := &clientRouter{
+		log:    slog.New(slog.DiscardHandler),
+		finder: finderOf(map[string]containers.Container{"172.17.0.4": labelled("web-1", "role-b")}),
+	}
+	has := func(n string) bool { return n == "role-b" }
+	role, ct, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), &Config{}, "host", has)
+	if err != nil || role != "role-b" || ct != "ctr-web-1" {
+		t.Errorf("container: got %q, %q, %v; want role-b, ctr-web-1", role, ct, err)
+	}
+	role, ct, err = r.route(context.Background(), caller("127.0.0.1:1", "127.0.0.1:9254"), &Config{}, "host", has)
+	if err != nil || role != "host" || ct != "" {
+		t.Errorf("host caller: got %q, %q, %v; want host and no container", role, ct, err)
 	}
 }
