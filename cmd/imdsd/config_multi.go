@@ -118,7 +118,8 @@ var (
 var roleNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // mappingValue decodes a YAML mapping strictly with a key table; errors
-// are *ConfigError naming path.key and its line.
+// are *ConfigError naming path.key (just key at the top, path "") and its
+// line. A nested key's error passes through as it is.
 func mappingValue(path string, n *yaml.Node, keys map[string]func(*yaml.Node) error) error {
 	if n.Kind != yaml.MappingNode {
 		return &ConfigError{Field: path, Line: n.Line, Err: errNotMappingValue}
@@ -126,7 +127,10 @@ func mappingValue(path string, n *yaml.Node, keys map[string]func(*yaml.Node) er
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		field := path + "." + k.Value
+		field := k.Value
+		if path != "" {
+			field = path + "." + k.Value
+		}
 		decode, ok := keys[k.Value]
 		if !ok || k.Kind != yaml.ScalarNode {
 			return &ConfigError{Field: strconv.Quote(field), Line: k.Line, Err: errUnknownKey}

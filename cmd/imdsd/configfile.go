@@ -115,27 +115,7 @@ func decodeConfig(data []byte, c *Config) error {
 	if root.Kind != yaml.MappingNode {
 		return &ConfigError{Field: "config", Line: root.Line, Err: errNotMapping}
 	}
-	keys := fileKeys(c)
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		decode, ok := keys[k.Value]
-		if !ok || k.Kind != yaml.ScalarNode {
-			return &ConfigError{Field: fmt.Sprintf("%q", k.Value), Line: k.Line, Err: errUnknownKey}
-		}
-		if seen[k.Value] {
-			return &ConfigError{Field: k.Value, Line: k.Line, Err: errDuplicate}
-		}
-		seen[k.Value] = true
-		if err := decode(v); err != nil {
-			var ce *ConfigError
-			if errors.As(err, &ce) {
-				return err // a nested key's error names it and its line
-			}
-			return &ConfigError{Field: k.Value, Line: v.Line, Err: err}
-		}
-	}
-	return nil
+	return mappingValue("", root, fileKeys(c))
 }
 
 func stringValue(dst *string) func(*yaml.Node) error {

@@ -312,6 +312,18 @@ func idListValue(dst *[]string) func(*yaml.Node) error {
 	}
 }
 
+// idValue decodes one user, group or role name; a uid or gid may be
+// written as a number.
+func idValue(dst *string) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int") {
+			return errNotUserRoles
+		}
+		*dst = n.Value
+		return nil
+	}
+}
+
 // userRolesValue decodes user_roles: a list of {user|group, role}.
 func userRolesValue(dst *[]UserRole) func(*yaml.Node) error {
 	return func(n *yaml.Node) error {
@@ -319,26 +331,18 @@ func userRolesValue(dst *[]UserRole) func(*yaml.Node) error {
 			return errNotUserRoles
 		}
 		out := make([]UserRole, 0, len(n.Content))
-		for _, it := range n.Content {
+		for i, it := range n.Content {
 			if it.Kind != yaml.MappingNode {
 				return errNotUserRoles
 			}
 			var ur UserRole
-			for i := 0; i+1 < len(it.Content); i += 2 {
-				k, v := it.Content[i], it.Content[i+1]
-				if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!int") {
-					return errNotUserRoles
-				}
-				switch k.Value {
-				case "user":
-					ur.User = v.Value
-				case "group":
-					ur.Group = v.Value
-				case "role":
-					ur.Role = v.Value
-				default:
-					return fmt.Errorf("line %d: %q: %w", k.Line, k.Value, errUnknownKey)
-				}
+			err := mappingValue(fmt.Sprintf("user_roles[%d]", i), it, map[string]func(*yaml.Node) error{
+				"user":  idValue(&ur.User),
+				"group": idValue(&ur.Group),
+				"role":  idValue(&ur.Role),
+			})
+			if err != nil {
+				return err
 			}
 			out = append(out, ur)
 		}
