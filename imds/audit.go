@@ -1,32 +1,135 @@
 package imds
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync"
+	"time"
 )
 
-// audit writes the one line per credential document served that
-// Options.Audit asks for: who (client address, and the uid or container
-// when known), which role,
-// and the last four characters of the access key ID, never more of it. The
-// time is the log record's own.
-func (s *Server) audit(r *http.Request, c Caller, container, role, keyTail string) {
-	if s.opts.Audit == nil {
+// Audit lines. The first credential document served to a client (its
+// address, uid or container) for a role and key is logged at once; the
+// same document served to the same client again within the current
+// auditWindow is counted, and the count is logged in one line when the
+// window ends. An SDK fetches credentials a few times an hour, so in use
+// every fetch has its own line; a client fetching in a loop gets two lines
+// per window instead of thousands a second, which would cost a quarter of
+// the daemon's throughput (docs/BENCHMARKS.md) and make journald drop the
+// service's messages, warnings included (its default rate limit is 10,000
+// per 30 s).
+const (
+	auditWindow = 10 * time.Second
+	// auditMaxKeys bounds the window's table; past it, documents are
+	// logged one line each, as they would be without it.
+	auditMaxKeys = 4096
+)
+
+// auditKey is what makes two served documents "the same" for the audit.
+type auditKey struct {
+	client    netip.Addr
+	uid       int
+	hasUID    bool
+	container string
+	role      string
+	keyTail   string
+}
+
+// auditor writes the audit lines Options.Audit asks for: who (client
+// address, and the uid or container when known), which role, and the last
+// four characters of the access key ID, never more of it.
+type auditor struct {
+	log    *slog.Logger
+	window time.Duration
+	// after schedules flush; time.AfterFunc, a seam for tests.
+	after func(time.Duration, func())
+	now   func() time.Time
+
+	mu        sync.Mutex
+	repeats   map[auditKey]int // keys logged this window: repeats since
+	scheduled bool
+}
+
+func newAuditor(log *slog.Logger, now func() time.Time) *auditor {
+	if log == nil {
+		return nil
+	}
+	return &auditor{
+		log:     log,
+		window:  auditWindow,
+		after:   func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		now:     now,
+		repeats: map[auditKey]int{},
+	}
+}
+
+// served records one credential document served at now.
+func (a *auditor) served(ctx context.Context, r *http.Request, now time.Time, c Caller, container, role, keyTail string) {
+	if a == nil {
+		return
+	}
+	k := auditKey{client: c.Remote.Addr(), container: container, role: role, keyTail: keyTail}
+	if c.HasUID {
+		k.uid, k.hasUID, k.container = c.UID, true, ""
+	}
+	a.mu.Lock()
+	if n, seen := a.repeats[k]; seen {
+		a.repeats[k] = n + 1
+		a.mu.Unlock()
+		return
+	}
+	if len(a.repeats) < auditMaxKeys {
+		a.repeats[k] = 0
+	}
+	if !a.scheduled {
+		a.scheduled = true
+		a.after(a.window, a.flush)
+	}
+	a.mu.Unlock()
+	a.write(ctx, now, "credentials served", slog.String("client", r.RemoteAddr), k)
+}
+
+// flush ends the window: one line for each key served again in it, with
+// the count. Run calls it on shutdown too, so no count is lost.
+func (a *auditor) flush() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	m := a.repeats
+	a.repeats = make(map[auditKey]int, len(m))
+	a.scheduled = false
+	a.mu.Unlock()
+	now := a.now()
+	for k, n := range m {
+		if n > 0 {
+			a.write(context.Background(), now, "credentials served again", slog.String("client", k.client.String()), k,
+				slog.Int("times", n), slog.Duration("within", a.window))
+		}
+	}
+}
+
+// write hands one record to the logger's handler directly, as slog's own
+// docs show for wrappers: Logger.LogAttrs would walk the stack for the
+// caller's program counter (runtime.Callers) on every record, which no
+// handler here prints.
+func (a *auditor) write(ctx context.Context, now time.Time, msg string, client slog.Attr, k auditKey, extra ...slog.Attr) {
+	h := a.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	who := slog.Attr{}
 	switch {
-	case c.HasUID:
-		who = slog.Int("uid", c.UID)
-	case container != "":
-		who = slog.String("container", container)
+	case k.hasUID:
+		who = slog.Int("uid", k.uid)
+	case k.container != "":
+		who = slog.String("container", k.container)
 	}
-	s.opts.Audit.LogAttrs(r.Context(), slog.LevelInfo, "credentials served",
-		slog.String("client", r.RemoteAddr),
-		who,
-		slog.String("role", role),
-		slog.String("access_key", keyTail),
-	)
+	rec := slog.NewRecord(now, slog.LevelInfo, msg, 0)
+	rec.AddAttrs(client, who, slog.String("role", k.role), slog.String("access_key", k.keyTail))
+	rec.AddAttrs(extra...)
+	_ = h.Handle(ctx, rec)
 }
 
 // keyTail returns the last four characters of an access key ID, the most

@@ -147,13 +147,14 @@ func (s *Server) handleRoleListing(w http.ResponseWriter, r *http.Request) {
 // passes the role name as a mux variable.
 func (s *Server) handleCredentialsRoute(extended bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.handleCredentials(w, r, extended, mux.Vars(r)[routeVarRole])
+		s.handleCredentials(w, r, extended, mux.Vars(r)[routeVarRole], s.now())
 	}
 }
 
 // handleCredentials serves the credential document of the caller's role, on
-// the legacy or the extended path; name is the role the path asks for.
-func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, extended bool, name string) {
+// the legacy or the extended path; name is the role the path asks for, now
+// the time the request is served at.
+func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, extended bool, name string, now time.Time) {
 	role, caller, ok := s.lookupCaller(w, r)
 	if !ok {
 		return
@@ -162,7 +163,6 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, exten
 		writeError(w, http.StatusNotFound)
 		return
 	}
-	now := s.now()
 	if role.Err != nil {
 		s.writeErrorDocument(w, errorCode(role.Err), role.Err.Error(), now)
 		return
@@ -175,7 +175,7 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, exten
 		return
 	}
 	d := s.document(role.Name, role.Credentials)
-	s.audit(r, caller, role.Container, role.Name, d.keyTail)
+	s.audit.served(r.Context(), r, now, caller, role.Container, role.Name, d.keyTail)
 	if extended {
 		writeBytes(w, d.extended)
 		return

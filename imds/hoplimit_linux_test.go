@@ -30,7 +30,7 @@ func TestServer_HopLimitOnAcceptedSockets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rc, err := sc.(syscall.Conn).SyscallConn()
+		rc, err := sc.(*trackedConn).Conn.(syscall.Conn).SyscallConn()
 		if err != nil {
 			t.Fatal(err)
 		}

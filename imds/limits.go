@@ -34,7 +34,6 @@ const (
 // rateLimiter allows everything.
 type rateLimiter struct {
 	rate, burst float64
-	now         func() time.Time
 
 	mu        sync.Mutex
 	buckets   map[netip.Addr]bucket
@@ -50,7 +49,7 @@ type bucket struct {
 // dropped at once rather than once a minute.
 const maxBuckets = 1 << 16
 
-func newRateLimiter(l RateLimit, now func() time.Time) *rateLimiter {
+func newRateLimiter(l RateLimit) *rateLimiter {
 	if l.PerSecond <= 0 {
 		return nil
 	}
@@ -58,15 +57,14 @@ func newRateLimiter(l RateLimit, now func() time.Time) *rateLimiter {
 	if burst < 1 {
 		burst = max(1, l.PerSecond)
 	}
-	return &rateLimiter{rate: l.PerSecond, burst: burst, now: now, buckets: map[netip.Addr]bucket{}}
+	return &rateLimiter{rate: l.PerSecond, burst: burst, buckets: map[netip.Addr]bucket{}}
 }
 
 // allow takes one token from a's bucket and reports whether there was one.
-func (l *rateLimiter) allow(a netip.Addr) bool {
+func (l *rateLimiter) allow(a netip.Addr, now time.Time) bool {
 	if l == nil {
 		return true
 	}
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[a]
@@ -104,24 +102,18 @@ func (l *rateLimiter) sweepLocked(now time.Time) {
 // valueRetryAfter tells a rate-limited client when to try again.
 var valueRetryAfter = []string{"1"}
 
-// withRateLimit answers 429 to a client over its rate, before any other
-// work is done for it.
-func (s *Server) withRateLimit(next http.Handler) http.Handler {
-	if s.limiter == nil {
-		return next
+// allowRate answers 429 to a client over its rate, before any other work
+// is done for it, and reports whether the request may go on.
+func (s *Server) allowRate(w http.ResponseWriter, r *http.Request, ci *connInfo, now time.Time) bool {
+	if s.limiter.allow(ci.remote.Addr(), now) {
+		return true
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-		if !s.limiter.allow(ap.Addr().Unmap()) {
-			if c := s.counters.rateLimited.Add(1); c&(c-1) == 0 {
-				s.log.Warn("client over its rate limit; answering 429", "client", r.RemoteAddr, "count", c)
-			}
-			w.Header()["Retry-After"] = valueRetryAfter
-			writeError(w, http.StatusTooManyRequests)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	if c := s.counters.rateLimited.Add(1); c&(c-1) == 0 {
+		s.log.Warn("client over its rate limit; answering 429", "client", r.RemoteAddr, "count", c)
+	}
+	w.Header()["Retry-After"] = valueRetryAfter
+	writeError(w, http.StatusTooManyRequests)
+	return false
 }
 
 // ErrHopLimitUnsupported is returned by Run when Options.HopLimit is set on
@@ -130,7 +122,8 @@ var ErrHopLimitUnsupported = errors.New("hop limit is not supported on this OS")
 
 // guardedListener applies the per-connection limits to accepted
 // connections: a cap on concurrent connections per client address, and the
-// IP TTL / IPv6 hop limit of the sockets.
+// IP TTL / IPv6 hop limit of the sockets. Every connection it returns is a
+// *trackedConn, for the reaper (conn.go).
 type guardedListener struct {
 	net.Listener
 	max        int
@@ -143,12 +136,8 @@ type guardedListener struct {
 	open map[netip.Addr]int
 }
 
-// wrapListener returns ln with the connection limits of s.opts, or ln
-// itself when none is set.
+// wrapListener returns ln with the connection limits of s.opts.
 func (s *Server) wrapListener(ln net.Listener) net.Listener {
-	if s.opts.MaxConnsPerClient <= 0 && s.opts.HopLimit <= 0 {
-		return ln
-	}
 	return &guardedListener{
 		Listener: ln,
 		max:      s.opts.MaxConnsPerClient,
@@ -185,7 +174,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			}
 		}
 		if l.max <= 0 {
-			return c, nil
+			return &trackedConn{Conn: c}, nil
 		}
 		var a netip.Addr
 		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
@@ -201,7 +190,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		}
 		l.open[a] = n + 1
 		l.mu.Unlock()
-		return &countedConn{Conn: c, l: l, addr: a}, nil
+		return &trackedConn{Conn: c, release: func() { l.release(a) }}, nil
 	}
 }
 
@@ -213,20 +202,4 @@ func (l *guardedListener) release(a netip.Addr) {
 	} else {
 		l.open[a] = n - 1
 	}
-}
-
-// countedConn gives its slot back when closed (once, however often Close
-// is called).
-type countedConn struct {
-	net.Conn
-	l      *guardedListener
-	addr   netip.Addr
-	closed atomic.Bool
-}
-
-func (c *countedConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.l.release(c.addr)
-	}
-	return c.Conn.Close()
 }

@@ -3,6 +3,7 @@ package imds
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Shared header values. http.Header values are slices; these are assigned,
@@ -14,17 +15,34 @@ var (
 	valueAllowGet    = []string{allowMetadata}
 	valueAllowPut    = []string{allowTokenRoute}
 	valueNoSniff     = []string{"nosniff"}
+	valueClose       = []string{"close"}
+	headerConnection = "Connection"
 	headerNoSniffKey = "X-Content-Type-Options"
 )
 
-// withServerHeader sets "Server: EC2ws" on every response, as real IMDS does.
-func (s *Server) withServerHeader(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h[headerServer] = valueServer
-		h[headerNoSniffKey] = valueNoSniff
-		next.ServeHTTP(w, r)
-	})
+// serveIMDS is the request path: the headers every answer carries
+// ("Server: EC2ws", as real IMDS), the request checks (security.go), the
+// rate limit, then dispatch. It is one function rather than a chain of
+// middleware so that the clock is read once per request and the
+// connection's parsed addresses (conn.go) are looked up once.
+func (s *Server) serveIMDS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h[headerServer] = valueServer
+	h[headerNoSniffKey] = valueNoSniff
+	if r.ContentLength != 0 {
+		// No IMDS request has a body. Answer, then close, rather than
+		// wait for a body net/http would read to the end first.
+		h[headerConnection] = valueClose
+	}
+	ci := connOf(r)
+	if !s.screen(w, r, ci) {
+		return
+	}
+	now := s.now()
+	if !s.allowRate(w, r, ci, now) {
+		return
+	}
+	s.dispatch(w, r, now)
 }
 
 // withTrimmedSlash trims trailing slashes on metadata and dynamic paths, so
@@ -61,36 +79,34 @@ func isTokenPath(p string) bool {
 
 // dispatch sorts requests before routing: token requests go to the token
 // handler whatever their method; any other method than GET or HEAD is 405;
-// then the IMDSv2 token rules apply, and only then the route table, next (so
-// an unknown path in required mode is 401, as on EC2, before it is 404). The
-// two routes every credential fetch takes are served without next
+// then the IMDSv2 token rules apply, and only then the route table (so an
+// unknown path in required mode is 401, as on EC2, before it is 404). The
+// two routes every credential fetch takes are served without the router
 // (serveHot), sparing gorilla/mux's per-request copies of the request.
-func (s *Server) dispatch(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isTokenPath(r.URL.Path) {
-			s.handleToken(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header()[headerAllow] = valueAllowGet
-			writeError(w, http.StatusMethodNotAllowed)
-			return
-		}
-		if !s.tokenOK(w, r) {
-			return
-		}
-		if s.serveHot(w, r) {
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, now time.Time) {
+	if isTokenPath(r.URL.Path) {
+		s.handleToken(w, r, now)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header()[headerAllow] = valueAllowGet
+		writeError(w, http.StatusMethodNotAllowed)
+		return
+	}
+	if !s.tokenOK(w, r, now) {
+		return
+	}
+	if s.serveHot(w, r, now) {
+		return
+	}
+	s.routed.ServeHTTP(w, r)
 }
 
 // tokenOK applies the IMDSv2 rules to a metadata request. A token that is
 // sent is always checked, even in optional mode: the Go SDK reacts to a 401
 // by fetching a new token, so a stale one must not be silently accepted as
 // IMDSv1. In required mode a request without a token is 401.
-func (s *Server) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) tokenOK(w http.ResponseWriter, r *http.Request, now time.Time) bool {
 	v, sent := r.Header[HeaderToken]
 	if !sent || len(v) == 0 {
 		if s.opts.TokenRequired {
@@ -99,7 +115,7 @@ func (s *Server) tokenOK(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return true
 	}
-	if err := s.tokens.check(v[0]); err != nil {
+	if err := s.tokens.check(v[0], now); err != nil {
 		writeError(w, http.StatusUnauthorized)
 		return false
 	}

@@ -3,6 +3,7 @@ package imds
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 )
@@ -54,15 +55,15 @@ const (
 // imdsd would otherwise allocate per request (docs/BENCHMARKS.md). It
 // matches exactly what the route table does after trailing slashes are
 // trimmed ({role} is one non-empty segment) and reports whether it served r.
-func (s *Server) serveHot(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) serveHot(w http.ResponseWriter, r *http.Request, now time.Time) bool {
 	p := strings.TrimRight(r.URL.Path, "/")
 	switch {
 	case p == PathSecurityCredentials || p == PathExtendedCredentials:
 		s.handleRoleListing(w, r)
 	case strings.HasPrefix(p, prefixCredentials) && isSegment(p[len(prefixCredentials):]):
-		s.handleCredentials(w, r, false, p[len(prefixCredentials):])
+		s.handleCredentials(w, r, false, p[len(prefixCredentials):], now)
 	case strings.HasPrefix(p, prefixExtended) && isSegment(p[len(prefixExtended):]):
-		s.handleCredentials(w, r, true, p[len(prefixExtended):])
+		s.handleCredentials(w, r, true, p[len(prefixExtended):], now)
 	default:
 		return false
 	}

@@ -2,7 +2,6 @@ package imds
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -164,8 +163,8 @@ func isBrowserRequest(h http.Header) bool {
 	return false
 }
 
-// withSecurity refuses, before any routing, the requests no legitimate
-// IMDS client sends:
+// screen refuses, before any routing, the requests no legitimate IMDS
+// client sends, and reports whether the request may go on:
 //
 //   - A Host outside the allowlist is 403. A web page that rebinds its own
 //     DNS name to 127.0.0.1 or 169.254.169.254 reaches the daemon with the
@@ -177,18 +176,16 @@ func isBrowserRequest(h http.Header) bool {
 //     header is ever sent, so a browser cannot read any answer anyway.
 //
 // X-Forwarded-For on the token PUT is refused by handleToken, as on EC2.
-func (s *Server) withSecurity(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.hosts.allowed(r.Host, localAddr(r)) {
-			s.refuse(w, r, &s.counters.badHost, "host not allowed (DNS rebinding?)", slog.String("host", r.Host))
-			return
-		}
-		if isBrowserRequest(r.Header) {
-			s.refuse(w, r, &s.counters.browser, "browser request refused", slog.String("origin", r.Header.Get("Origin")))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func (s *Server) screen(w http.ResponseWriter, r *http.Request, ci *connInfo) bool {
+	if !s.hosts.allowed(r.Host, ci.local.Addr()) {
+		s.refuse(w, r, &s.counters.badHost, "host not allowed (DNS rebinding?)", slog.String("host", r.Host))
+		return false
+	}
+	if isBrowserRequest(r.Header) {
+		s.refuse(w, r, &s.counters.browser, "browser request refused", slog.String("origin", r.Header.Get("Origin")))
+		return false
+	}
+	return true
 }
 
 // refuse answers 403 and counts. It logs the 1st, 2nd, 4th, 8th... refusal
@@ -201,24 +198,15 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, n *atomic.Uint64
 	writeError(w, http.StatusForbidden)
 }
 
-// localAddr returns the address the request arrived on, or the zero Addr.
-func localAddr(r *http.Request) netip.Addr {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if ta, ok := a.(*net.TCPAddr); ok {
-			return ta.AddrPort().Addr().Unmap()
-		}
-	}
-	return netip.Addr{}
-}
-
 // Guard returns h behind the same checks as the IMDS routes: the Host
 // allowlist, browser signals and the per-client rate limit of s's
 // Options. It is meant for the container credentials endpoint, which is
 // served next to the IMDS with its own handler.
 func (s *Server) Guard(h http.Handler) http.Handler {
-	return s.withSecurity(s.withRateLimit(h))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ci := connOf(r)
+		if s.screen(w, r, ci) && s.allowRate(w, r, ci, s.now()) {
+			h.ServeHTTP(w, r)
+		}
+	})
 }
-
-// GuardListener returns ln with s's per-connection limits (connection cap
-// per client, hop limit), for listeners served outside Run.
-func (s *Server) GuardListener(ln net.Listener) net.Listener { return s.wrapListener(ln) }

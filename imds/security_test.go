@@ -226,16 +226,16 @@ func TestServer_RateLimitIsPerClient(t *testing.T) {
 
 func TestRateLimiter_ForgetsIdleClients(t *testing.T) {
 	clk := newFakeClock()
-	l := newRateLimiter(RateLimit{PerSecond: 10, Burst: 10}, clk.Now)
+	l := newRateLimiter(RateLimit{PerSecond: 10, Burst: 10})
 	for i := 0; i < 1000; i++ {
 		var b [4]byte
 		b[0], b[2], b[3] = 10, byte(i>>8), byte(i)
-		if !l.allow(netip.AddrFrom4(b)) {
+		if !l.allow(netip.AddrFrom4(b), clk.Now()) {
 			t.Fatalf("first request of client %d refused", i)
 		}
 	}
 	clk.Advance(2 * time.Minute)
-	l.allow(netip.AddrFrom4([4]byte{10, 9, 9, 9}))
+	l.allow(netip.AddrFrom4([4]byte{10, 9, 9, 9}), clk.Now())
 	l.mu.Lock()
 	n := len(l.buckets)
 	l.mu.Unlock()
@@ -294,28 +294,75 @@ func TestServer_IdentifyCaller(t *testing.T) {
 	}
 }
 
-// TestServer_AuditLine: one line per credential document served, with the
-// client, uid, role and key tail, and nothing secret.
+// TestServer_AuditLine: a line for the first credential document served
+// to a client, with the client, uid, role and key tail, and nothing
+// secret; the same document served again within the window is counted and
+// reported in one line when the window ends.
 func TestServer_AuditLine(t *testing.T) {
 	now := time.Now()
 	creds := testCreds(now)
 	var buf bytes.Buffer
+	uid := 1234
 	s, _ := newTestServer(t, Options{
 		Source: staticSource(Role{Name: "demo", Credentials: creds}, nil),
 		Now:    time.Now,
 		Audit:  slog.New(slog.NewTextHandler(&buf, nil)),
 		IdentifyCaller: func(c Caller) Caller {
-			c.UID, c.HasUID = 1234, true
+			c.UID, c.HasUID = uid, true
 			return c
 		},
 	})
+	var windowEnd func()
+	s.audit.after = func(d time.Duration, f func()) {
+		if d != auditWindow {
+			t.Errorf("audit window %v, want %v", d, auditWindow)
+		}
+		windowEnd = f
+	}
 	do(s, http.MethodGet, PathSecurityCredentials+"/")
 	do(s, http.MethodGet, PathSecurityCredentials+"/demo")
 	do(s, http.MethodGet, PathExtendedCredentials+"/demo")
+	do(s, http.MethodGet, PathSecurityCredentials+"/demo")
 	do(s, http.MethodGet, PathSecurityCredentials+"/other")
-	audited := buf.String()
+	first := buf.String()
+	uid = 99 // another user on the same address: a line of its own at once
+	do(s, http.MethodGet, PathSecurityCredentials+"/demo")
+	other := strings.TrimPrefix(buf.String(), first)
+	if windowEnd == nil {
+		t.Fatal("no end of the audit window scheduled")
+	}
+	windowEnd()
+	repeats := strings.TrimPrefix(buf.String(), first+other)
+
+	check := func(what, got string, want ...string) {
+		t.Helper()
+		lines := strings.Split(strings.TrimSpace(got), "\n")
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d audit lines, want 1:\n%s", what, len(lines), got)
+		}
+		for _, w := range want {
+			if !strings.Contains(lines[0], w) {
+				t.Errorf("%s: audit line %q lacks %q", what, lines[0], w)
+			}
+		}
+		for _, secret := range []string{creds.SecretAccessKey, creds.SessionToken, creds.AccessKeyID} {
+			if strings.Contains(lines[0], secret) {
+				t.Errorf("%s: audit line carries a secret or the full key id: %q", what, lines[0])
+			}
+		}
+	}
+	check("first document", first, `msg="credentials served"`, "client=192.0.2.1:1234", "uid=1234", "role=demo", "access_key=…Y123", "time=")
+	check("another uid", other, `msg="credentials served"`, "uid=99")
+	check("end of the window", repeats, `msg="credentials served again"`, "client=192.0.2.1 ", "uid=1234", "role=demo", "access_key=…Y123", "times=2", "within=10s")
+
+	// A new window logs the first document again.
 	buf.Reset()
+	uid = 1234
+	do(s, http.MethodGet, PathSecurityCredentials+"/demo")
+	check("next window", buf.String(), `msg="credentials served"`, "uid=1234")
+
 	// A container the Source identified is named instead of a uid.
+	buf.Reset()
 	sc, _ := newTestServer(t, Options{
 		Source: staticSource(Role{Name: "demo", Credentials: creds, Container: "web-1"}, nil),
 		Now:    time.Now,
@@ -325,21 +372,40 @@ func TestServer_AuditLine(t *testing.T) {
 	if !strings.Contains(buf.String(), "container=web-1") || strings.Contains(buf.String(), "uid=") {
 		t.Errorf("audit line for a container: %q, want container=web-1 and no uid", buf.String())
 	}
-	lines := strings.Split(strings.TrimSpace(audited), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("audit lines = %d, want 2 (one per document served):\n%s", len(lines), audited)
+}
+
+// TestServer_AuditCountsFlushedOnStop: the counts of the last window are
+// written when Run ends, not lost.
+func TestServer_AuditCountsFlushedOnStop(t *testing.T) {
+	creds := testCreds(time.Now())
+	var buf syncBuffer
+	s, _ := newTestServer(t, Options{
+		Source: staticSource(Role{Name: "demo", Credentials: creds}, nil),
+		Now:    time.Now,
+		Audit:  slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	s.audit.after = func(time.Duration, func()) {} // the window never ends by itself
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, l := range lines {
-		for _, want := range []string{"credentials served", "client=192.0.2.1:1234", "uid=1234", "role=demo", "access_key=…Y123", "time="} {
-			if !strings.Contains(l, want) {
-				t.Errorf("audit line %q lacks %q", l, want)
-			}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	url := "http://" + ln.Addr().String() + PathSecurityCredentials + "/demo"
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, secret := range []string{creds.SecretAccessKey, creds.SessionToken, creds.AccessKeyID} {
-			if strings.Contains(l, secret) {
-				t.Errorf("audit line carries a secret or the full key id: %q", l)
-			}
-		}
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); !strings.Contains(got, `msg="credentials served again"`) || !strings.Contains(got, "times=2") {
+		t.Fatalf("after Run ended, audit log = %q; want the last window's count (times=2)", got)
 	}
 }
 

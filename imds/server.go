@@ -70,8 +70,10 @@ type Options struct {
 	// socket's owner) before the Source sees it. It runs only for requests
 	// that reach the Source, so the token and static paths never pay.
 	IdentifyCaller func(Caller) Caller
-	// Audit, when set, receives one line per credential document served:
-	// client, uid, role and the last 4 characters of the access key ID.
+	// Audit, when set, receives a line per credential document served:
+	// client, uid or container, role and the last 4 characters of the
+	// access key ID. The same document served again to the same client
+	// within 10 s is counted and reported in one line (audit.go).
 	Audit *slog.Logger
 }
 
@@ -87,12 +89,18 @@ type Server struct {
 	now     func() time.Time
 	tokens  *tokenSigner
 	router  *mux.Router
+	routed  http.Handler // router behind the trailing-slash trim
 	handler http.Handler
 	started time.Time
 
 	hosts    hostSet
 	limiter  *rateLimiter
+	audit    *auditor // nil without Options.Audit
 	counters securityCounters
+
+	// activeTimeout, idleTimeout and reaperTick bound connections
+	// (conn.go); tests shorten them.
+	activeTimeout, idleTimeout, reaperTick time.Duration
 
 	docs   atomic.Pointer[map[string]*renderedDoc]
 	docsMu sync.Mutex // serialises writers of docs
@@ -137,12 +145,18 @@ func New(opts Options) (*Server, error) {
 		started: opts.Now().UTC().Truncate(time.Second),
 		zone:    opts.Region + "a",
 		hosts:   newHostSet(opts.AllowedHosts),
-		limiter: newRateLimiter(opts.RateLimit, opts.Now),
+		limiter: newRateLimiter(opts.RateLimit),
+		audit:   newAuditor(opts.Audit, opts.Now),
+
+		activeTimeout: DefaultActiveTimeout,
+		idleTimeout:   DefaultIdleTimeout,
+		reaperTick:    reaperTick,
 	}
 	empty := map[string]*renderedDoc{}
 	s.docs.Store(&empty)
 	s.router = s.routes()
-	s.handler = s.withServerHeader(s.withSecurity(s.withRateLimit(s.dispatch(s.withTrimmedSlash(s.router)))))
+	s.routed = s.withTrimmedSlash(s.router)
+	s.handler = http.HandlerFunc(s.serveIMDS)
 	if opts.Observe != nil {
 		s.handler = s.withObserve(s.handler)
 	}
@@ -152,32 +166,44 @@ func New(opts Options) (*Server, error) {
 // ServeHTTP serves one IMDS request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// NewHTTPServer returns an http.Server for s with the package's limits.
-func (s *Server) NewHTTPServer(ctx context.Context) *http.Server {
+// newHTTPServer returns an http.Server for h with the package's limits.
+// Its connections must come from wrapListener, whose conns the reaper
+// tracks (conn.go); the returned stop ends the reaper.
+func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) (*http.Server, func()) {
+	rp := newReaper(s.activeTimeout, s.idleTimeout, s.reaperTick)
 	return &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		ReadTimeout:       DefaultReadHeaderTimeout,
-		WriteTimeout:      DefaultReadHeaderTimeout,
-		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ConnState:         rp.connState,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		// In-flight requests are answered from memory; they are allowed to
 		// finish after ctx ends, so their context does not inherit its
 		// cancellation.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	}, rp.stop
 }
 
-// Run serves on every listener until ctx ends, then shuts down gracefully:
-// listeners close at once, in-flight requests finish (bounded by
-// Options.ShutdownTimeout). A cancelled ctx is a normal stop and returns nil.
-// Run closes the listeners.
+// Run serves the IMDS on every listener until ctx ends, then shuts down
+// gracefully: listeners close at once, in-flight requests finish (bounded
+// by Options.ShutdownTimeout). A cancelled ctx is a normal stop and returns
+// nil. Run closes the listeners.
 func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
+	defer s.audit.flush() // the counts of the audit's last window
+	return s.Serve(ctx, s, lns...)
+}
+
+// Serve is Run with another handler, for endpoints served next to the IMDS
+// (the container credentials endpoint): h gets the same connection limits
+// (connection cap per client, hop limit, timeouts). Wrap h in Guard for
+// the request checks too.
+func (s *Server) Serve(ctx context.Context, h http.Handler, lns ...net.Listener) error {
 	if len(lns) == 0 {
 		return errors.New("imds: no listener")
 	}
-	srv := s.NewHTTPServer(ctx)
+	srv, stopReaper := s.newHTTPServer(ctx, h)
+	defer stopReaper()
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	for _, ln := range lns {

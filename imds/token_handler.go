@@ -8,7 +8,7 @@ import (
 )
 
 // handleToken serves PUT /latest/api/token (shared/reference/imds-protocol.md §1.1).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Time) {
 	if r.Method != http.MethodPut {
 		w.Header()[headerAllow] = valueAllowPut
 		writeError(w, http.StatusMethodNotAllowed)
@@ -43,7 +43,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// to IMDSv1.
 	h[HeaderTokenTTL] = ttlEcho(ttlValue, ttl)
 	buf := tokenBuffers.Get().(*[tokenEncodedLen]byte)
-	writeBytes(w, s.tokens.appendToken(buf[:0], ttl))
+	writeBytes(w, s.tokens.appendToken(buf[:0], ttl, now))
 	tokenBuffers.Put(buf) // Write does not retain its argument
 }
 

@@ -130,11 +130,11 @@ func TestTokenSigner_WallClockJumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := s.issue(MinTokenTTL)
-	if err := s.check(tok); err != nil {
+	if err := s.check(tok, s.now()); err != nil {
 		t.Fatalf("fresh token: %v", err)
 	}
 	clk.Advance(MinTokenTTL)
-	if err := s.check(tok); err != errTokenExpired {
+	if err := s.check(tok, s.now()); err != errTokenExpired {
 		t.Fatalf("token after its TTL: err = %v, want %v", err, errTokenExpired)
 	}
 }
@@ -151,5 +151,63 @@ func TestTokenSigner_Unique(t *testing.T) {
 			t.Fatalf("token %q issued twice", tok)
 		}
 		seen[tok] = true
+	}
+}
+
+func TestTokenSigner_CheckedCache(t *testing.T) {
+	clk := newFakeClock()
+	s, err := newTokenSigner(clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := s.issue(time.Hour)
+	if err := s.check(good, clk.Now()); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	slot := &s.checked[checkedSlot(good)]
+	if c := slot.Load(); c == nil || c.tok != good {
+		t.Fatal("a token that passed is not remembered")
+	}
+	// A forgery sharing the good token's slot (same last characters, so
+	// the same cache slot) but differing anywhere else is refused, and
+	// leaves the good token in place.
+	for _, i := range []int{0, tokenLen / 2, tokenLen - 5} {
+		b := []byte(good)
+		b[i] ^= 1 // stays in the base64url alphabet for letters and digits
+		if b[i] == good[i] {
+			t.Fatal("forgery equals the token")
+		}
+		forged := string(b)
+		if checkedSlot(forged) != checkedSlot(good) {
+			t.Fatalf("forgery at %d landed in another slot", i)
+		}
+		if err := s.check(forged, clk.Now()); err == nil {
+			t.Fatalf("forgery (character %d changed) accepted", i)
+		}
+		if c := slot.Load(); c == nil || c.tok != good {
+			t.Fatalf("forgery (character %d changed) pushed the good token out", i)
+		}
+	}
+	// The remembered token still expires.
+	clk.Advance(time.Hour)
+	if err := s.check(good, clk.Now()); err != errTokenExpired {
+		t.Fatalf("remembered token after its TTL: err = %v, want %v", err, errTokenExpired)
+	}
+}
+
+func TestSameToken(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"abc", "abc", true},
+		{"abc", "abd", false},
+		{"abc", "xbc", false},
+		{"abc", "ab", false},
+		{"", "", true},
+	} {
+		if got := sameToken(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameToken(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }

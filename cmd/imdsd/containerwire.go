@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -122,22 +121,12 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 // ends, behind the IMDS server's own checks (Host allowlist, browser
 // signals, rate and connection limits, hop limit).
 func (d *daemon) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
-	srv := d.server.NewHTTPServer(ctx)
-	srv.Handler = d.server.Guard(h)
-	ln = d.server.GuardListener(ln)
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := d.server.Serve(ctx, d.server.Guard(h), ln); err != nil {
 			d.log.Error("container endpoint stopped", "addr", ln.Addr().String(), "err", err)
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), imds.DefaultShutdownTimeout)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
 	}()
 }
 

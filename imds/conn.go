@@ -1,0 +1,222 @@
+package imds
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection timeouts. net/http enforces ReadTimeout, WriteTimeout and
+// IdleTimeout with socket deadlines it sets on every request, which cost
+// two clock reads and a runtime timer update each time: about 3 % of the
+// credential GET's throughput under load (docs/BENCHMARKS.md). imdsd keeps
+// only ReadHeaderTimeout (what a plain net/http server pays for too) and
+// enforces the other two with a coarse reaper: a connection in a request
+// for longer than DefaultActiveTimeout (a slow request body, a client that
+// stops reading answers) or idle for longer than DefaultIdleTimeout is
+// closed, give or take reaperTick.
+const (
+	DefaultActiveTimeout = 5 * time.Second
+	reaperTick           = time.Second
+)
+
+// connKey is the context key of a connection's *connInfo.
+type connKey struct{}
+
+// connInfo is what the server knows of one connection, parsed once when it
+// is accepted rather than on each request: the client's and the local
+// address, unmapped (::ffff:a.b.c.d is a.b.c.d).
+type connInfo struct {
+	remote, local netip.AddrPort
+}
+
+func newConnInfo(c net.Conn) *connInfo {
+	ci := &connInfo{}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ci.remote = unmapPort(a.AddrPort())
+	}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		ci.local = unmapPort(a.AddrPort())
+	}
+	return ci
+}
+
+func unmapPort(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// connOf returns r's connection info: the one parsed at accept when r came
+// through the server's own http.Server, or one parsed from r's fields (a
+// handler called by a test or by another server).
+func connOf(r *http.Request) *connInfo {
+	if ci, ok := r.Context().Value(connKey{}).(*connInfo); ok {
+		return ci
+	}
+	ci := &connInfo{}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ci.remote = unmapPort(ap)
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ta, ok := a.(*net.TCPAddr); ok {
+			ci.local = unmapPort(ta.AddrPort())
+		}
+	}
+	return ci
+}
+
+// trackedConn is an accepted connection as the server's listeners return
+// it: it gives its per-client slot back when closed, and carries the
+// reaper's mark, the state it is in (connActive or connIdle) and the tick
+// it entered that state.
+type trackedConn struct {
+	net.Conn
+	release func() // nil when no connection cap applies
+	closed  atomic.Bool
+	mark    atomic.Uint64 // tick<<1 | 1 when active
+}
+
+// Close closes the connection and gives its slot back (once, however often
+// Close is called).
+func (c *trackedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) && c.release != nil {
+		c.release()
+	}
+	return c.Conn.Close()
+}
+
+// reaper closes connections that stay too long in a request or idle. A
+// connection's state changes cost one atomic store of the current tick;
+// the reaper's goroutine runs only while connections are open, once a
+// reaperTick.
+type reaper struct {
+	activeTicks, idleTicks uint64
+	tick                   time.Duration
+
+	now atomic.Uint64 // ticks since the reaper was made
+
+	mu      sync.Mutex
+	conns   map[*trackedConn]struct{}
+	running bool
+	stopped bool
+	quit    chan struct{} // closed by stop
+}
+
+func newReaper(active, idle, tick time.Duration) *reaper {
+	return &reaper{
+		activeTicks: uint64(active / tick),
+		idleTicks:   uint64(idle / tick),
+		tick:        tick,
+		conns:       map[*trackedConn]struct{}{},
+		quit:        make(chan struct{}),
+	}
+}
+
+// connState is the http.Server's ConnState hook. Connections that do not
+// come from the server's listeners (a caller's own listener) cannot be
+// tracked; they get net/http's per-request write deadline instead.
+func (rp *reaper) connState(c net.Conn, st http.ConnState) {
+	tc, ok := c.(*trackedConn)
+	if !ok {
+		if st == http.StateActive {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Duration(rp.activeTicks) * rp.tick))
+		}
+		return
+	}
+	switch st {
+	case http.StateNew:
+		rp.add(tc)
+	case http.StateActive:
+		tc.mark.Store(rp.now.Load()<<1 | 1)
+	case http.StateIdle:
+		tc.mark.Store(rp.now.Load() << 1)
+	case http.StateHijacked, http.StateClosed:
+		rp.remove(tc)
+	}
+}
+
+func (rp *reaper) add(tc *trackedConn) {
+	// A new connection waits for its first request under net/http's
+	// ReadHeaderTimeout; it is marked idle so that the reaper also bounds it.
+	tc.mark.Store(rp.now.Load() << 1)
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	rp.conns[tc] = struct{}{}
+	if !rp.running && !rp.stopped {
+		rp.running = true
+		go rp.run()
+	}
+}
+
+func (rp *reaper) remove(tc *trackedConn) {
+	rp.mu.Lock()
+	delete(rp.conns, tc)
+	rp.mu.Unlock()
+}
+
+// stop ends the reaper's goroutine and keeps it from starting again.
+func (rp *reaper) stop() {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if !rp.stopped {
+		rp.stopped = true
+		close(rp.quit)
+	}
+}
+
+// run ticks until no connection is left (or stop), closing the overdue.
+func (rp *reaper) run() {
+	t := time.NewTicker(rp.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-rp.quit:
+			return
+		case <-t.C:
+			if !rp.sweep() {
+				return
+			}
+		}
+	}
+}
+
+// sweep advances the clock one tick and closes the connections past their
+// state's limit. It reports whether the reaper should keep running; when
+// not, it has already marked itself stopped under the lock, so a
+// connection added after that starts a new goroutine.
+func (rp *reaper) sweep() bool {
+	now := rp.now.Add(1)
+	var overdue []*trackedConn
+	rp.mu.Lock()
+	if len(rp.conns) == 0 || rp.stopped {
+		rp.running = false
+		rp.mu.Unlock()
+		return false
+	}
+	for tc := range rp.conns {
+		m := tc.mark.Load()
+		since, limit := m>>1, rp.idleTicks
+		if m&1 == 1 {
+			limit = rp.activeTicks
+		}
+		// Counted from the tick the state began in: a connection is
+		// closed between limit and limit+1 ticks after.
+		if now-since > limit {
+			overdue = append(overdue, tc)
+		}
+	}
+	rp.mu.Unlock()
+	for _, tc := range overdue {
+		_ = tc.Close()
+	}
+	return true
+}
+
+// connContext is the http.Server's ConnContext hook: it parses the
+// connection's addresses once.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, newConnInfo(c))
+}
