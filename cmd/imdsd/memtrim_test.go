@@ -1,11 +1,18 @@
 package main
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestMemTrimmer_TrimsOnceWhenABurstEnds(t *testing.T) {
 	var alloc uint64
 	trims := 0
-	m := &memTrimmer{allocated: func() uint64 { return alloc }, free: func() { trims++ }}
+	m := &memTrimmer{
+		allocated: func() uint64 { return alloc },
+		heapFree:  func() uint64 { return 0 }, // start-up left nothing to give back
+		free:      func() { trims++ },
+	}
 	steps := []struct {
 		allocate uint64
 		want     bool
@@ -28,6 +35,76 @@ func TestMemTrimmer_TrimsOnceWhenABurstEnds(t *testing.T) {
 	}
 	if trims != 2 {
 		t.Fatalf("trims = %d, want 2", trims)
+	}
+}
+
+// The first quiet tick after start-up trims when start-up left free heap
+// behind, once: later quiet ticks only trim after a burst.
+func TestMemTrimmer_TrimsOnceAfterStartUp(t *testing.T) {
+	tests := map[string]struct {
+		heapFree uint64
+		allocate []uint64 // per tick
+		want     []bool
+	}{
+		"free heap left": {
+			heapFree: 2 << 20,
+			allocate: []uint64{300 << 10, 100 << 10, 0, 5 << 20, 0},
+			want:     []bool{true, false, false, false, false},
+		},
+		"still busy at the first tick": {
+			heapFree: 2 << 20,
+			allocate: []uint64{3 << 20, 200 << 10, 0},
+			want:     []bool{false, true, false},
+		},
+		"little free heap": {
+			heapFree: memTrimStartFree - 1,
+			allocate: []uint64{300 << 10, 0, 0},
+			want:     []bool{false, false, false},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var alloc uint64
+			trims := 0
+			m := &memTrimmer{
+				allocated: func() uint64 { return alloc },
+				heapFree:  func() uint64 { return tc.heapFree },
+				free:      func() { trims++ },
+			}
+			want := 0
+			for i, a := range tc.allocate {
+				alloc += a
+				if got := m.tick(); got != tc.want[i] {
+					t.Fatalf("tick %d (allocated %d bytes, %d free): trimmed %v, want %v", i, a, tc.heapFree, got, tc.want[i])
+				}
+				if tc.want[i] {
+					want++
+				}
+			}
+			if trims != want {
+				t.Fatalf("trims = %d, want %d", trims, want)
+			}
+		})
+	}
+}
+
+var memTestSink [][]byte
+
+// heapFree sees the pages a collection frees, and freeMemory returns them.
+func TestHeapFree_FreedPagesThenReturned(t *testing.T) {
+	// Large objects: each is a span of its own, freed whole by a collection.
+	for range 256 {
+		memTestSink = append(memTestSink, make([]byte, 64<<10))
+	}
+	memTestSink = nil
+	runtime.GC()
+	collected := heapFree()
+	if collected < 8<<20 {
+		t.Fatalf("heapFree after collecting 16 MB of garbage = %d, want at least 8 MB", collected)
+	}
+	freeMemory()
+	if left := heapFree(); left > collected-8<<20 {
+		t.Fatalf("heapFree = %d after freeMemory, %d before: want at least 8 MB returned", left, collected)
 	}
 }
 
