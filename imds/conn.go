@@ -32,6 +32,11 @@ type connKey struct{}
 // address, unmapped (::ffff:a.b.c.d is a.b.c.d).
 type connInfo struct {
 	remote, local netip.AddrPort
+	// okHost is the last Host header that passed the allowlist on this
+	// connection (security.go); clients send the same one every time.
+	// Only the connection's own goroutine touches it: HTTP/1 serves one
+	// request at a time per connection.
+	okHost string
 }
 
 func newConnInfo(c net.Conn) *connInfo {

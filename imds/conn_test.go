@@ -199,3 +199,70 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestServer_HostCheckedPerRequest: the allowlist result is remembered per
+// connection, yet a request with another Host on the same keep-alive
+// connection is checked anew (a rebinding page cannot ride a connection an
+// SDK opened).
+func TestServer_HostCheckedPerRequest(t *testing.T) {
+	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now, AllowedHosts: DefaultAllowedHosts})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i, tc := range []struct {
+		host string
+		want int
+	}{
+		{"169.254.169.254", http.StatusOK},
+		{"169.254.169.254", http.StatusOK},
+		{"evil.example", http.StatusForbidden},
+		{"169.254.169.254", http.StatusOK},
+		{"", http.StatusForbidden},
+		{"localhost", http.StatusOK},
+	} {
+		req := "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: " + tc.host + "\r\n\r\n"
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d (Host %q): %v", i, tc.host, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("request %d on one connection, Host %q: status %d, want %d", i, tc.host, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestServer_DateHeader: every answer has a Date header in HTTP's format,
+// the server clock's second, and a new second gives a new value.
+func TestServer_DateHeader(t *testing.T) {
+	s, clk := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole)})
+	clk.Advance(-clk.Now().Sub(time.Date(2026, 11, 27, 21, 40, 5, 900e6, time.UTC)))
+	w := do(s, http.MethodGet, PathInstanceID)
+	if got, want := w.Header().Get("Date"), "Fri, 27 Nov 2026 21:40:05 GMT"; got != want {
+		t.Fatalf("Date = %q, want %q", got, want)
+	}
+	clk.Advance(200 * time.Millisecond)
+	if got, want := do(s, http.MethodGet, PathInstanceID).Header().Get("Date"), "Fri, 27 Nov 2026 21:40:06 GMT"; got != want {
+		t.Fatalf("Date in the next second = %q, want %q", got, want)
+	}
+	// A refused request carries it too (set before the checks that refuse).
+	if got := do(s, http.MethodPut, PathInstanceID).Header().Get("Date"); got == "" {
+		t.Fatal("405 answer without a Date header")
+	}
+}

@@ -17,6 +17,7 @@ var (
 	valueNoSniff     = []string{"nosniff"}
 	valueClose       = []string{"close"}
 	headerConnection = "Connection"
+	headerDate       = "Date"
 	headerNoSniffKey = "X-Content-Type-Options"
 )
 
@@ -39,6 +40,7 @@ func (s *Server) serveIMDS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
+	h[headerDate] = s.date.value(now)
 	if !s.allowRate(w, r, ci, now) {
 		return
 	}

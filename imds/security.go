@@ -177,9 +177,12 @@ func isBrowserRequest(h http.Header) bool {
 //
 // X-Forwarded-For on the token PUT is refused by handleToken, as on EC2.
 func (s *Server) screen(w http.ResponseWriter, r *http.Request, ci *connInfo) bool {
-	if !s.hosts.allowed(r.Host, ci.local.Addr()) {
-		s.refuse(w, r, &s.counters.badHost, "host not allowed (DNS rebinding?)", slog.String("host", r.Host))
-		return false
+	if r.Host != ci.okHost || r.Host == "" {
+		if !s.hosts.allowed(r.Host, ci.local.Addr()) {
+			s.refuse(w, r, &s.counters.badHost, "host not allowed (DNS rebinding?)", slog.String("host", r.Host))
+			return false
+		}
+		ci.okHost = r.Host
 	}
 	if isBrowserRequest(r.Header) {
 		s.refuse(w, r, &s.counters.browser, "browser request refused", slog.String("origin", r.Header.Get("Origin")))

@@ -96,6 +96,7 @@ type Server struct {
 	hosts    hostSet
 	limiter  *rateLimiter
 	audit    *auditor // nil without Options.Audit
+	date     dateCache
 	counters securityCounters
 
 	// activeTimeout, idleTimeout and reaperTick bound connections

@@ -160,6 +160,7 @@ func (d *daemon) run(ctx context.Context) error {
 			cancel()
 		}
 	}()
+	tuneGCFromEnv() // gctune.go: fewer GC cycles while busy
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
