@@ -143,22 +143,30 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 // calls STS. It returns an error, and asks the loop to refresh, when there
 // are no credentials yet or the last good set is too close to expiry.
 func (r *Refresher) Credentials() (aws.Credentials, error) {
+	c, _, err := r.CredentialsObtained()
+	return c, err
+}
+
+// CredentialsObtained is Credentials with the time those credentials were
+// obtained, both from the same state: a refresh that lands in between
+// cannot pair one set's keys with another's time.
+func (r *Refresher) CredentialsObtained() (aws.Credentials, time.Time, error) {
 	s := r.state.Load()
 	if !s.have {
-		return aws.Credentials{}, s.err
+		return aws.Credentials{}, time.Time{}, s.err
 	}
 	left := s.creds.Expires.Sub(r.opts.Clock.Now())
 	if left >= r.opts.MinRemaining {
-		return s.creds, nil
+		return s.creds, s.obtained, nil
 	}
 	r.poke()
 	if left >= r.opts.GraceRemaining {
-		return s.creds, nil
+		return s.creds, s.obtained, nil
 	}
 	if s.err != nil {
-		return aws.Credentials{}, fmt.Errorf("credentials expire in %s and cannot be refreshed: %w", left.Round(time.Second), s.err)
+		return aws.Credentials{}, time.Time{}, fmt.Errorf("credentials expire in %s and cannot be refreshed: %w", left.Round(time.Second), s.err)
 	}
-	return aws.Credentials{}, fmt.Errorf("credentials expire in %s; refreshing", left.Round(time.Second))
+	return aws.Credentials{}, time.Time{}, fmt.Errorf("credentials expire in %s; refreshing", left.Round(time.Second))
 }
 
 // Fetched returns a channel closed once the first fetch has finished and

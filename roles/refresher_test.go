@@ -405,3 +405,32 @@ func TestRefresher_FetchedMeansServable(t *testing.T) {
 		<-done
 	}
 }
+
+// TestRefresher_CredentialsObtainedPairs: the obtained time comes with the
+// set it belongs to, before and after a refresh.
+func TestRefresher_CredentialsObtainedPairs(t *testing.T) {
+	h := start(t, time.Hour, 0, nil)
+	c1, at1, err := h.r.CredentialsObtained()
+	if err != nil {
+		t.Fatal(err)
+	}
+	times := h.f.callTimes()
+	if len(times) != 1 || !at1.Equal(times[0]) || !at1.Equal(h.r.Obtained()) {
+		t.Fatalf("first set obtained at %v, want the fetch's time %v", at1, times)
+	}
+	h.advance(t, 40*time.Minute) // past the refresh point (30-35 min before expiry)
+	c2, at2, err := h.r.CredentialsObtained()
+	if err != nil {
+		t.Fatal(err)
+	}
+	times = h.f.callTimes()
+	if c2.AccessKeyID == c1.AccessKeyID || len(times) != 2 {
+		t.Fatalf("no refresh after 40 minutes of a 1 h set (fetches: %d)", len(times))
+	}
+	if !at2.Equal(times[1]) {
+		t.Fatalf("refreshed set obtained at %v, want its fetch's time %v", at2, times[1])
+	}
+	if c, err := h.r.Credentials(); err != nil || c.AccessKeyID != c2.AccessKeyID {
+		t.Fatalf("Credentials() = %s, %v; want the set CredentialsObtained gave", c.AccessKeyID, err)
+	}
+}

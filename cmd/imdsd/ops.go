@@ -163,7 +163,7 @@ func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error)
 func roleCredentials(e *roleEntry) imds.Role {
 	e.requests.Add(1)
 	out := imds.Role{Name: e.role.Name}
-	creds, err := e.refresher.Credentials()
+	creds, obtained, err := e.refresher.CredentialsObtained()
 	if err != nil {
 		out.Err = fmt.Errorf("role %s: %w", e.role.Name, err)
 		return out
@@ -177,7 +177,7 @@ func roleCredentials(e *roleEntry) imds.Role {
 		SecretAccessKey: creds.SecretAccessKey,
 		SessionToken:    creds.SessionToken,
 		Expires:         creds.Expires,
-		LastUpdated:     e.refresher.Obtained(),
+		LastUpdated:     obtained,
 		AccountID:       account,
 	}
 	return out
