@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +267,39 @@ func TestServer_DateHeader(t *testing.T) {
 	// A refused request carries it too (set before the checks that refuse).
 	if got := do(s, http.MethodPut, PathInstanceID).Header().Get("Date"); got == "" {
 		t.Fatal("405 answer without a Date header")
+	}
+}
+
+// TestServer_AnswerHeaders: over net/http, an answer carries the headers
+// real IMDS sends (Content-Type: text/plain, Server: EC2ws, Date,
+// Content-Length), X-Content-Type-Options: nosniff, and no other.
+func TestServer_AnswerHeaders(t *testing.T) {
+	s, _ := newTestServer(t, Options{Source: staticSource(Role{Name: "demo", Credentials: testCreds(time.Now())}, nil), Now: time.Now})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, path := range []string{PathSecurityCredentials + "/demo", PathSecurityCredentials + "/", PathInstanceID} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", path, resp.StatusCode)
+		}
+		var got []string
+		for k := range resp.Header {
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if want := []string{"Content-Length", "Content-Type", "Date", "Server", "X-Content-Type-Options"}; !slices.Equal(got, want) {
+			t.Errorf("%s: answer headers %v, want %v", path, got, want)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "text/plain" {
+			t.Errorf("%s: Content-Type %q, want text/plain", path, ct)
+		}
+		if _, err := http.ParseTime(resp.Header.Get("Date")); err != nil {
+			t.Errorf("%s: Date %q: %v", path, resp.Header.Get("Date"), err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -94,13 +95,19 @@ func (w *benchWriter) reset() {
 	w.code, w.n = 0, 0
 }
 
-// benchRequest builds a request as net/http hands it to a handler: remote
-// address and local address in the context.
+// benchRequest builds a request as the server's net/http hands it to the
+// handler: remote address, local address in the context, and the
+// connection's info parsed once at accept (Server.Serve's ConnContext).
 func benchRequest(method, path string, header ...string) *http.Request {
 	r := httptest.NewRequest(method, path, nil)
 	r.RemoteAddr = "127.0.0.1:40000"
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9254}
-	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.Addr(local)))
+	ctx := context.WithValue(r.Context(), http.LocalAddrContextKey, net.Addr(local))
+	ctx = context.WithValue(ctx, connKey{}, &connInfo{
+		remote: netip.MustParseAddrPort(r.RemoteAddr),
+		local:  local.AddrPort(),
+	})
+	r = r.WithContext(ctx)
 	for i := 0; i+1 < len(header); i += 2 {
 		r.Header.Set(header[i], header[i+1])
 	}
