@@ -2,7 +2,6 @@ package imds
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -136,16 +135,9 @@ func TestReaper_UntrackedConnGetsWriteDeadline(t *testing.T) {
 func TestServer_ClosesStalledConnections(t *testing.T) {
 	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now})
 	s.activeTimeout, s.idleTimeout, s.reaperTick = 200*time.Millisecond, 300*time.Millisecond, 50*time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	addr, _ := runServer(t, s)
 	dial := func(t *testing.T) net.Conn {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,15 +201,8 @@ func isTimeout(err error) bool {
 // SDK opened).
 func TestServer_HostCheckedPerRequest(t *testing.T) {
 	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now, AllowedHosts: DefaultAllowedHosts})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	addr, _ := runServer(t, s)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

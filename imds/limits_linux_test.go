@@ -4,7 +4,6 @@ package imds
 // Linux routes all of 127.0.0.0/8 to lo; macOS has only 127.0.0.1.
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -15,15 +14,7 @@ import (
 // slot is reusable.
 func TestServer_ConnCapPerClient(t *testing.T) {
 	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now, MaxConnsPerClient: 2})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addr := ln.Addr().String()
+	addr, _ := runServer(t, s)
 
 	dialFrom := func(src string) net.Conn {
 		t.Helper()

@@ -1,7 +1,6 @@
 package imds
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -21,15 +20,8 @@ func TestServer_GoroutinesBackToBaselineAfterLoad(t *testing.T) {
 	src := staticSource(Role{Name: "demo", Credentials: testCreds(now)}, nil)
 	s, _ := newTestServer(t, Options{Source: src, Now: time.Now, AllowedHosts: DefaultAllowedHosts,
 		RateLimit: RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst}, MaxConnsPerClient: DefaultMaxConnsPerClient})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String()
+	addr, _ := runServer(t, s)
+	base := "http://" + addr
 
 	settle := func() int {
 		runtime.GC()

@@ -385,14 +385,8 @@ func TestServer_AuditCountsFlushedOnStop(t *testing.T) {
 		Audit:  slog.New(slog.NewTextHandler(&buf, nil)),
 	})
 	s.audit.after = func(time.Duration, func()) {} // the window never ends by itself
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	url := "http://" + ln.Addr().String() + PathSecurityCredentials + "/demo"
+	addr, stop := runServer(t, s)
+	url := "http://" + addr + PathSecurityCredentials + "/demo"
 	for i := 0; i < 3; i++ {
 		resp, err := http.Get(url)
 		if err != nil {
@@ -400,8 +394,7 @@ func TestServer_AuditCountsFlushedOnStop(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := buf.String(); !strings.Contains(got, `msg="credentials served again"`) || !strings.Contains(got, "times=2") {
