@@ -1,7 +1,6 @@
 package imds
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -117,25 +116,6 @@ func token(tb testing.TB, s http.Handler, ttl string) string {
 		tb.Fatalf("PUT token: status %d, want 200", w.Code)
 	}
 	return body(w)
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger writing from the server's
-// goroutines while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // runServer serves s with Run on a new loopback listener and returns its

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 // hostRequest builds a request with the given Host that arrived on local.
@@ -378,7 +380,7 @@ func TestServer_AuditLine(t *testing.T) {
 // written when Run ends, not lost.
 func TestServer_AuditCountsFlushedOnStop(t *testing.T) {
 	creds := testCreds(time.Now())
-	var buf syncBuffer
+	var buf testproc.Buffer
 	s, _ := newTestServer(t, Options{
 		Source: staticSource(Role{Name: "demo", Credentials: creds}, nil),
 		Now:    time.Now,
