@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,47 +18,100 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// runConfig implements "imdsd config check [FILE]": validate a config
-// file as serve would load it (keys, values, and the roles it names, without
-// calling STS) and print the effective configuration, defaults included,
-// with secrets redacted.
+// configCheckUsage is the usage of "imdsd config check", which
+// "imdsd check-config" (the older spelling, kept for packages' maintainer
+// scripts and users' scripts) shares with it.
+func configCheckUsage() string {
+	return "usage: imdsd config check [FILE | --config FILE]   (default FILE: " + systemConfigPath() + ")\n" +
+		"  validate FILE as 'imdsd serve --config FILE' loads it, resolve the roles it\n" +
+		"  names (reading the AWS shared files, calling nothing) and print the effective\n" +
+		"  config, secrets redacted. Exit 0: valid; 2: not (the reason on stderr).\n" +
+		"  'imdsd check-config' is an alias.\n"
+}
+
+// runConfig implements "imdsd config SUBCOMMAND"; check is the only one.
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: imdsd config check [FILE]   (default FILE: "+systemConfigPath()+")")
+		fmt.Fprint(stderr, configCheckUsage())
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return exitOK
 		}
 		return exitUsage
 	}
-	args = args[1:]
-	if len(args) > 1 {
-		fmt.Fprintf(stderr, "imdsd config check: unexpected argument %q\n", args[1])
+	return runConfigCheck(ctx, args[1:], stdout, stderr)
+}
+
+// runConfigCheck implements "imdsd config check [FILE | --config FILE]"
+// and its alias "imdsd check-config": validate a config file as serve
+// would load it (mode, keys, values, and the roles it names, without
+// calling STS) and print the effective configuration, defaults included,
+// with secrets redacted. Exit 0 when valid, 2 when not.
+func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const name = "imdsd config check"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config `file` to check (or give FILE as the argument)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, configCheckUsage())
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	path := systemConfigPath()
-	if len(args) == 1 {
-		path = args[0]
+	flagSet := false
+	fs.Visit(func(f *flag.Flag) { flagSet = flagSet || f.Name == "config" })
+	switch {
+	case fs.NArg() > 1:
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(1))
+		return exitUsage
+	case fs.NArg() == 1 && flagSet:
+		fmt.Fprintf(stderr, "%s: give the file once, as FILE or as --config FILE (got %q and %q)\n", name, *cfgPath, fs.Arg(0))
+		return exitUsage
+	case fs.NArg() == 1:
+		path = fs.Arg(0)
+	case flagSet:
+		path = *cfgPath
 	}
-	var msg strings.Builder
-	cfg, code := loadServeConfig([]string{"--config", path}, &msg)
-	if code >= 0 {
-		fmt.Fprint(stderr, strings.Replace(msg.String(), "imdsd serve: ", "imdsd config check: ", 1))
+	if path == "" {
+		fmt.Fprintf(stderr, "%s: the config file name is empty\n", name)
+		return exitUsage
+	}
+	cfg, msg := checkConfig(path)
+	if msg != "" {
+		fmt.Fprintf(stderr, "%s: %s: %s\n", name, path, msg)
 		return exitUsage
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	set, err := buildSet(ctx, cfg, nil, quiet, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "imdsd config check: %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "%s: %s: %v\n", name, path, err)
 		return exitUsage
 	}
 	nodes, err := fileNodes(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "imdsd config check: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %s: %v\n", name, path, err)
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "# %s: valid; roles: %s (default %s)\n", path, strings.Join(set.order, ", "), set.def)
 	writeEffective(stdout, cfg, nodes)
 	return exitOK
+}
+
+// checkConfig loads path exactly as `imdsd serve --config path` would
+// (file mode, strict decoding, validation) and returns the config, or the
+// validation message. It resolves no role: install uses it as is, before
+// the service's environment exists; config check resolves the roles after.
+func checkConfig(path string) (Config, string) {
+	var buf bytes.Buffer
+	cfg, code := loadServeConfig([]string{"--config", path}, &buf)
+	if code >= 0 {
+		return Config{}, strings.TrimPrefix(strings.TrimSpace(buf.String()), "imdsd serve: ")
+	}
+	return cfg, ""
 }
 
 // fileNodes returns the top-level keys of the config file with their YAML

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/imdsd/imdsd/control"
 	"github.com/imdsd/imdsd/linklocal"
@@ -51,7 +49,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	cfg, msg := checkConfig(path)
 	if msg != "" {
 		fmt.Fprintf(stderr, "imdsd install: config %s does not validate: %s\n", path, msg)
-		fmt.Fprintf(stderr, "imdsd install: edit it (set role_arn, see the comments), then run 'imdsd install' again\n")
+		fmt.Fprintf(stderr, "imdsd install: edit it (set role_arn, see the comments), check it with 'imdsd config check %s', then run 'imdsd install' again\n", path)
 		return exitUsage
 	}
 	svc, err := service.New(ctx, nil, serviceOptions(path, newLogger(stderr, "info", "text")))
@@ -143,34 +141,6 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, "imdsd: uninstalled")
 	}
 	return code
-}
-
-// runCheckConfig implements "imdsd check-config [--config FILE]": exit 0
-// when the file validates as serve would load it, 2 when not.
-func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("imdsd check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", systemConfigPath(), "config `file` to check")
-	if code, done := parseFlags(fs, args, stderr); done {
-		return code
-	}
-	if _, msg := checkConfig(*cfgPath); msg != "" {
-		fmt.Fprintf(stderr, "imdsd check-config: %s: %s\n", *cfgPath, msg)
-		return exitUsage
-	}
-	fmt.Fprintf(stdout, "imdsd: %s is valid\n", *cfgPath)
-	return exitOK
-}
-
-// checkConfig loads path exactly as `imdsd serve --config path` would and
-// returns the config, or the validation message.
-func checkConfig(path string) (Config, string) {
-	var buf bytes.Buffer
-	cfg, code := loadServeConfig([]string{"--config", path}, &buf)
-	if code >= 0 {
-		return Config{}, strings.TrimPrefix(strings.TrimSpace(buf.String()), "imdsd serve: ")
-	}
-	return cfg, ""
 }
 
 // ensureConfig writes the commented default config to path when path is

@@ -137,23 +137,3 @@ func TestInstall_RefusesInvalidConfig(t *testing.T) {
 		})
 	}
 }
-
-func TestCheckConfig(t *testing.T) {
-	good := writeFile(t, "role_arn: arn:aws:iam::123456789012:role/demo\nlink_local: true\n")
-	bad := writeFile(t, "link_local: yes please\n")
-	tests := map[string]struct {
-		path string
-		want int
-	}{
-		"valid":   {good, exitOK},
-		"invalid": {bad, exitUsage},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if got := run(context.Background(), []string{"check-config", "--config", tc.path}, &stdout, &stderr); got != tc.want {
-				t.Errorf("exit code: got %d, want %d; stderr: %s", got, tc.want, stderr.String())
-			}
-		})
-	}
-}

@@ -34,8 +34,8 @@ func commands() []command {
 		{"stop", "stop the system service", controlCommand("stop")},
 		{"restart", "restart the system service", controlCommand("restart")},
 		{"status", "roles, refreshes, clients (--json); no daemon: exit 3 stopped, 4 not installed", runStatusCommand},
-		{"check-config", "validate a config file as serve loads it", runCheckConfig},
-		{"config", "config check [FILE]: validate and print the effective config, secrets redacted", runConfig},
+		{"config", "config check [FILE]: validate a config as serve loads it, resolve its roles, print it (secrets redacted)", runConfig},
+		{"check-config", "alias of 'config check' (same flags, output and exit codes; kept for scripts)", runConfigCheck},
 		{"reload", "make the daemon read its config again (as SIGHUP)", runReload},
 		{"use", "use ROLE: switch the default role (kept across restarts)", runUse},
 		{"mfa", "mfa [CODE]: open an MFA session for roles that need one", runMFA},
@@ -72,7 +72,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "run 'imdsd <command> -h' for a command's flags")

@@ -9,7 +9,11 @@ configure | 1 | 2) ;;
 *) exit 0 ;;
 esac
 valid=no
-if /usr/bin/imdsd check-config --config "$config" >/dev/null 2>&1; then
+# config check also resolves the roles the config names, which reads the
+# AWS shared files: those the service reads (the unit's Environment= lines;
+# imdsd install under SysV sets the same), not root's.
+if AWS_SHARED_CREDENTIALS_FILE=/etc/imdsd/credentials AWS_CONFIG_FILE=/etc/imdsd/aws-config \
+	/usr/bin/imdsd config check --config "$config" >/dev/null 2>&1; then
 	valid=yes
 fi
 if [ -d /run/systemd/system ]; then
