@@ -14,6 +14,26 @@
 // one without a role (kube2iam #46, #136, #170 in
 // shared/reference/prior-art.md).
 //
+// Addresses that are no container (a host on the network reaching imdsd
+// through a bridge, a VM) must not cost that wait, nor its lists, on every
+// request:
+//
+//   - Concurrent lookups of one unknown address share one wait, and an
+//     engine starts at most one list per 25 ms however many lookups (of
+//     however many addresses) wait, each list serving them all: N
+//     concurrent misses cost the engine the lists of one.
+//   - An address that a whole wait (Options.MissWait) did not find, while
+//     every engine answered and nothing changed meanwhile, is remembered as
+//     unknown: its later lookups fail at once with ErrUnknown, listing
+//     nothing. Anything that may give it to a container forgets every such
+//     address: a container start, restart, unpause or network connect
+//     event, a list that finds an address the engine did not have (an
+//     event missed), an engine turning unreachable. An entry also lasts at
+//     most Options.TTL, and at most 4096 are kept, the oldest dropped
+//     first, so a scan of many addresses cannot grow memory without bound.
+//     ErrUnreachable is never remembered: while an engine cannot be asked,
+//     every lookup of an unknown address waits and asks again.
+//
 // Plain HTTP on the socket is all it takes: two endpoints, GET
 // /containers/json and GET /events.
 package containers

@@ -21,7 +21,9 @@ const (
 	// engine lists it as running (its network settings are published
 	// after), and botocore gives IMDS a single attempt of 1 s.
 	DefaultMissWait = 700 * time.Millisecond
-	// relistGap spaces the lists one lookup asks for.
+	// relistGap is the least time between the starts of two lists of one
+	// engine: lookups that wait for unknown addresses, and bursts of
+	// events, share the lists rather than multiply them.
 	relistGap = 25 * time.Millisecond
 	// retryMax caps the wait between reconnections to an engine.
 	retryMax = 5 * time.Second
@@ -43,8 +45,12 @@ var (
 // Options configure a [Resolver].
 type Options struct {
 	// Sockets are the engines' unix sockets; DefaultSockets when empty.
-	Sockets  []string
-	TTL      time.Duration
+	Sockets []string
+	// TTL is how often the engines are listed without an event, and the
+	// longest an address is remembered as unknown; DefaultTTL when zero.
+	TTL time.Duration
+	// MissWait bounds the wait of a lookup of an unknown address;
+	// DefaultMissWait when zero.
 	MissWait time.Duration
 	Logger   *slog.Logger
 }
@@ -54,6 +60,10 @@ type Resolver struct {
 	opts    Options
 	log     *slog.Logger
 	engines []*engine
+	neg     *negative // addresses known to be no container
+
+	missMu sync.Mutex
+	misses map[netip.Addr]*miss // the wait in progress per unknown address
 }
 
 // New returns a Resolver; it connects to nothing until Run.
@@ -70,9 +80,14 @@ func New(opts Options) *Resolver {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	r := &Resolver{opts: opts, log: opts.Logger.With("component", "containers")}
+	r := &Resolver{
+		opts:   opts,
+		log:    opts.Logger.With("component", "containers"),
+		neg:    newNegative(opts.TTL, negativeMax),
+		misses: make(map[netip.Addr]*miss),
+	}
 	for _, s := range opts.Sockets {
-		r.engines = append(r.engines, newEngine(s, opts.TTL, r.log.With("engine", s)))
+		r.engines = append(r.engines, newEngine(s, opts.TTL, r.log.With("engine", s), r.neg.clear))
 	}
 	return r
 }
@@ -93,32 +108,124 @@ func (r *Resolver) Run(ctx context.Context) error {
 
 // Lookup returns the running container that has addr. When no engine knows
 // it, Lookup asks every engine for a fresh list and waits for it up to
-// Options.MissWait. The error wraps ErrUnknown or ErrUnreachable.
+// Options.MissWait; concurrent lookups of one address share that wait, and
+// an address the whole wait did not find, while every engine answered and
+// nothing changed, is refused at once afterwards until the engines' view
+// changes (see the package documentation). The error wraps ErrUnknown or
+// ErrUnreachable.
 func (r *Resolver) Lookup(ctx context.Context, addr netip.Addr) (Container, error) {
 	addr = addr.Unmap()
 	if c, ok := r.find(addr); ok {
 		return c, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.MissWait)
-	defer cancel()
-	for ctx.Err() == nil {
-		var wg sync.WaitGroup
-		for _, e := range r.engines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e.relist(ctx)
-			}()
+	if r.neg.has(addr) {
+		return Container{}, fmt.Errorf("%s: %w", addr, ErrUnknown)
+	}
+	m := r.join(addr)
+	defer r.leave(addr, m)
+	select {
+	case <-m.done:
+		return m.c, m.err
+	case <-ctx.Done():
+	}
+	if c, ok := r.find(addr); ok {
+		return c, nil
+	}
+	return Container{}, r.missErr(addr)
+}
+
+// miss is the wait for one unknown address, shared by every lookup of it.
+type miss struct {
+	done chan struct{} // closed once c or err is set
+	c    Container
+	err  error
+
+	// Guarded by Resolver.missMu.
+	waiters int
+	cancel  context.CancelFunc // ends the wait; called when no lookup waits
+}
+
+// join returns the wait for addr in progress, or starts one. Its lookup
+// must leave it.
+func (r *Resolver) join(addr netip.Addr) *miss {
+	r.missMu.Lock()
+	defer r.missMu.Unlock()
+	m, ok := r.misses[addr]
+	if !ok {
+		// The wait is the lookups', not its first caller's: it must not
+		// end for the others when that one gives up.
+		ctx, cancel := context.WithTimeout(context.Background(), r.opts.MissWait)
+		m = &miss{done: make(chan struct{}), cancel: cancel}
+		r.misses[addr] = m
+		go r.wait(ctx, addr, m)
+	}
+	m.waiters++
+	return m
+}
+
+// leave ends the wait when its last lookup leaves; a wait cut short so is
+// not remembered.
+func (r *Resolver) leave(addr netip.Addr, m *miss) {
+	r.missMu.Lock()
+	defer r.missMu.Unlock()
+	m.waiters--
+	if m.waiters > 0 {
+		return
+	}
+	m.cancel()
+	if r.misses[addr] == m {
+		delete(r.misses, addr)
+	}
+}
+
+// wait asks every engine for fresh lists until one has addr or ctx ends.
+// An address that the whole of MissWait did not find, while every engine
+// answered and the cache was not cleared, is remembered as unknown.
+func (r *Resolver) wait(ctx context.Context, addr netip.Addr, m *miss) {
+	// Read before the first find: a clear after it (a container started,
+	// a list found a new address) keeps the miss from being remembered,
+	// since what started may be this address, listed later than we look.
+	gen := r.neg.generation()
+	var found bool
+	for {
+		if m.c, found = r.find(addr); found || ctx.Err() != nil {
+			break
 		}
-		wg.Wait()
-		if c, ok := r.find(addr); ok {
-			return c, nil
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(relistGap):
+		r.relistAll(ctx)
+	}
+	if !found {
+		m.err = r.missErr(addr)
+		if errors.Is(m.err, ErrUnknown) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			r.neg.add(addr, gen)
 		}
 	}
+	r.missMu.Lock()
+	if r.misses[addr] == m {
+		delete(r.misses, addr)
+	}
+	r.missMu.Unlock()
+	close(m.done)
+}
+
+// relistAll asks every engine for a list that starts after this call and
+// waits for them all, or for ctx. The engines' lists are shared by every
+// caller and spaced by relistGap, so concurrent waits for many addresses
+// cost the engines no more lists than one wait.
+func (r *Resolver) relistAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, e := range r.engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.relist(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// missErr is the error for addr when no engine has it: ErrUnreachable if
+// an engine could not be asked, ErrUnknown otherwise.
+func (r *Resolver) missErr(addr netip.Addr) error {
 	var down []string
 	for _, e := range r.engines {
 		if err := e.health(); err != nil && !errors.Is(err, errNotInstalled) {
@@ -126,9 +233,9 @@ func (r *Resolver) Lookup(ctx context.Context, addr netip.Addr) (Container, erro
 		}
 	}
 	if len(down) > 0 {
-		return Container{}, fmt.Errorf("%s: %w (%s)", addr, ErrUnreachable, strings.Join(down, "; "))
+		return fmt.Errorf("%s: %w (%s)", addr, ErrUnreachable, strings.Join(down, "; "))
 	}
-	return Container{}, fmt.Errorf("%s: %w", addr, ErrUnknown)
+	return fmt.Errorf("%s: %w", addr, ErrUnknown)
 }
 
 func (r *Resolver) find(addr netip.Addr) (Container, bool) {

@@ -26,6 +26,10 @@ type engine struct {
 	ttl    time.Duration
 	log    *slog.Logger
 	kick   chan struct{} // asks the loop for a re-list; capacity 1
+	// changed is called when containers may have appeared: a start or
+	// network connect event, a list with an address the map did not have,
+	// the engine turning unreachable. It clears the negative cache.
+	changed func()
 
 	mu      sync.Mutex
 	byAddr  map[netip.Addr]Container
@@ -34,14 +38,15 @@ type engine struct {
 	down    bool          // a connection failure was logged
 }
 
-func newEngine(socket string, ttl time.Duration, log *slog.Logger) *engine {
+func newEngine(socket string, ttl time.Duration, log *slog.Logger, changed func()) *engine {
 	return &engine{
-		socket: socket,
-		client: newEngineClient(socket),
-		ttl:    ttl,
-		log:    log,
-		kick:   make(chan struct{}, 1),
-		err:    errNotListed,
+		socket:  socket,
+		client:  newEngineClient(socket),
+		ttl:     ttl,
+		log:     log,
+		kick:    make(chan struct{}, 1),
+		changed: changed,
+		err:     errNotListed,
 	}
 }
 
@@ -110,10 +115,14 @@ func (e *engine) run(ctx context.Context) {
 	wg.Wait()
 }
 
-// listLoop lists containers when poked and every TTL.
+// listLoop lists containers when poked and every TTL, starting lists at
+// least relistGap apart: however many lookups wait for unknown addresses,
+// and however many events come at once, the engine is asked at most once
+// per relistGap, and one list serves every lookup that waits for it.
 func (e *engine) listLoop(ctx context.Context) {
 	t := time.NewTicker(e.ttl)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -122,6 +131,15 @@ func (e *engine) listLoop(ctx context.Context) {
 		case <-t.C:
 		case <-e.kick:
 		}
+		if gap := relistGap - time.Since(last); gap > 0 {
+			select {
+			case <-ctx.Done():
+				e.release()
+				return
+			case <-time.After(gap):
+			}
+		}
+		last = time.Now()
 		e.list(ctx)
 	}
 }
@@ -150,11 +168,23 @@ func (e *engine) list(ctx context.Context) {
 		}
 	}
 	e.mu.Lock()
+	fresh := false
+	for a := range m {
+		if _, ok := e.byAddr[a]; !ok {
+			fresh = true
+			break
+		}
+	}
 	e.byAddr = m
 	e.err = nil
 	wasDown := e.down
 	e.down = false
 	e.mu.Unlock()
+	if fresh {
+		// After the map has it: a lookup whose miss is decided from now
+		// on finds the address, one decided before is not remembered.
+		e.changed()
+	}
 	if wasDown {
 		e.log.Info("container engine reachable", "containers", len(cs))
 	} else {
@@ -174,6 +204,11 @@ func (e *engine) failed(err error) {
 	wasDown := e.down
 	e.down = true
 	e.mu.Unlock()
+	if !wasDown {
+		// What the engine runs is unseen from now on: an address
+		// remembered as unknown may become one of its containers.
+		e.changed()
+	}
 	switch {
 	case wasDown:
 	case errors.Is(err, errNotInstalled):
@@ -207,6 +242,9 @@ func (e *engine) handle(ev apiEvent) {
 		e.forget(id)
 		e.poke()
 	case "start", "restart", "unpause", "connect", "rename", "update":
+		// A container that gets an address must be found at once, not
+		// refused as an address remembered unknown.
+		e.changed()
 		e.poke()
 	}
 }
