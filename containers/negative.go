@@ -12,6 +12,14 @@ import (
 // entry is dropped first.
 const negativeMax = 4096
 
+// negativeTTL is the longest an address stays remembered as unknown. It is
+// short: a container whose address is listed only after its first request
+// waited MissWait out (rare, but engines publish network settings after the
+// process starts) is then refused only until its SDK's next attempt a few
+// seconds later, while a host or VM that is no container still waits and
+// lists at most once per negativeTTL instead of on every request.
+const negativeTTL = 5 * time.Second
+
 // negative remembers the addresses that a full miss wait did not find
 // while every engine answered, so that a host or VM that is no container
 // is refused at once instead of waiting MissWait and listing every engine

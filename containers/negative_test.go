@@ -359,3 +359,21 @@ func TestNegative(t *testing.T) {
 		}
 	})
 }
+
+// TestNew_NegativeEntriesAreShortLived: an unknown address is remembered for
+// negativeTTL at most, however long the re-list interval, so a container
+// listed late is refused only until its next attempt; a shorter TTL wins.
+func TestNew_NegativeEntriesAreShortLived(t *testing.T) {
+	for _, tc := range []struct {
+		ttl, want time.Duration
+	}{
+		{0, negativeTTL}, // DefaultTTL
+		{time.Hour, negativeTTL},
+		{time.Second, time.Second},
+	} {
+		r := New(Options{Sockets: []string{"/nonexistent.sock"}, TTL: tc.ttl})
+		if r.neg.ttl != tc.want {
+			t.Errorf("TTL %v: unknown addresses remembered for %v, want %v", tc.ttl, r.neg.ttl, tc.want)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func New(opts Options) *Resolver {
 	r := &Resolver{
 		opts:   opts,
 		log:    opts.Logger.With("component", "containers"),
-		neg:    newNegative(opts.TTL, negativeMax),
+		neg:    newNegative(min(opts.TTL, negativeTTL), negativeMax),
 		misses: make(map[netip.Addr]*miss),
 	}
 	for _, s := range opts.Sockets {
