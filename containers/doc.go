@@ -29,7 +29,7 @@
 //     address: a container start, restart, unpause or network connect
 //     event, a list that finds an address the engine did not have (an
 //     event missed), an engine turning unreachable. An entry also lasts at
-//     most Options.TTL, and at most 4096 are kept, the oldest dropped
+//     most 5 s (Options.TTL when shorter), and at most 4096 are kept, the oldest dropped
 //     first, so a scan of many addresses cannot grow memory without bound.
 //     ErrUnreachable is never remembered: while an engine cannot be asked,
 //     every lookup of an unknown address waits and asks again.
