@@ -12,7 +12,8 @@
 #
 # Knobs (environment): BENCH_DURATION (wrk run, default 3s), BENCH_ROUNDS
 # (default 5), BENCH_IDLE (seconds idle, default 60), BENCH_REQUESTS (load
-# phase of the cost test, default 1000000), BENCH_CHART (PNG path).
+# phase of the cost test, default 1000000), BENCH_RATE (the fixed-rate
+# latency test's requests/s, default 20000), BENCH_CHART (PNG path).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,7 @@ DURATION=${BENCH_DURATION:-3s}
 ROUNDS=${BENCH_ROUNDS:-5}
 IDLE=${BENCH_IDLE:-60}
 REQUESTS=${BENCH_REQUESTS:-1000000}
+RATE=${BENCH_RATE:-20000}
 CHART=${BENCH_CHART:-$ROOT/docs/benchmarks-latency.png}
 MOCK_VERSION=v1.13.0
 ROLE=demo
@@ -185,6 +187,23 @@ for c in imdsd ceiling mock; do
 		awk '/Requests\/sec/ {print $2}')
 	row cred-get-hey "$c" 64 all rps "$rps"
 done
+# Latency at a fixed rate, below every contender's capacity: hey with -q
+# (requests per second per connection) holds the offered load at RATE, so
+# the percentiles measure the server's answer time rather than the queue a
+# saturating load generator builds (wrk above).
+for round in $(seq 3); do
+	for conns in 16 64; do
+		for c in imdsd ceiling; do
+			hey -z "$DURATION" -c "$conns" -q $((RATE / conns)) -H "X-aws-ec2-metadata-token: ${TOK[$c]}" \
+				"http://127.0.0.1:${PORT[$c]}$CRED_PATH/$ROLE" |
+				awk -v c="$c" -v n="$conns" -v r="$round" -v t=cred-get-rate '
+					/Requests\/sec/ { printf "%s\t%s\t%s\t%s\trps\t%s\n", t, c, n, r, $2 }
+					/ 50% in / { printf "%s\t%s\t%s\t%s\tp50_us\t%d\n", t, c, n, r, $3 * 1e6 }
+					/ 99% in / { printf "%s\t%s\t%s\t%s\tp99_us\t%d\n", t, c, n, r, $3 * 1e6 }' >>"$RESULTS"
+		done
+	done
+done
+log "credential GET at a fixed $RATE requests/s: done"
 
 # --- 2. SDK and CLI fetch time ------------------------------------------------
 log "aws-sdk-go-v2 ec2rolecreds fetches"
@@ -271,6 +290,27 @@ done
 	echo
 	echo "hey, 64 connections, one run of $DURATION each (req/s):"
 	awk -F'\t' '$1 == "cred-get-hey" {printf "  %s %s\n", $2, $6}' "$RESULTS"
+	echo
+	echo "credential GET at a fixed $RATE requests/s (hey -q, $DURATION per run), median of 3 rounds:"
+	awk -F'\t' '
+		function med(a, b, c) { return a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)) }
+		$1 == "cred-get-rate" { v[$3, $2, $5, $4] = $6 }
+		END {
+			print "| conns | server | req/s | p50 ms | p99 ms | p99 vs ceiling (paired) |"
+			print "|---:|---|---:|---:|---:|---:|"
+			n = split("16 64", cs, " ")
+			for (i = 1; i <= n; i++) {
+				k = cs[i]
+				for (s = 1; s <= 2; s++) {
+					c = s == 1 ? "imdsd" : "ceiling"
+					r = med(v[k, c, "rps", 1], v[k, c, "rps", 2], v[k, c, "rps", 3])
+					p50 = med(v[k, c, "p50_us", 1], v[k, c, "p50_us", 2], v[k, c, "p50_us", 3])
+					p99 = med(v[k, c, "p99_us", 1], v[k, c, "p99_us", 2], v[k, c, "p99_us", 3])
+					for (j = 1; j <= 3; j++) q[j] = v[k, "ceiling", "p99_us", j] > 0 ? v[k, c, "p99_us", j] / v[k, "ceiling", "p99_us", j] : 0
+					printf "| %s | %s | %d | %.2f | %.2f | %.2f× |\n", k, c, r, p50 / 1000, p99 / 1000, med(q[1], q[2], q[3])
+				}
+			}
+		}' "$RESULTS"
 	echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(uname -sr), $(go version | awk '{print $3}')"
 } | tee -a "$OUT/report.md"
 log "done: $OUT/report.md, $CHART"
