@@ -160,6 +160,21 @@ func (d *opsDaemon) waitRole(tb testing.TB, role, state string) control.RoleStat
 	return control.RoleStatus{}
 }
 
+// logged reports whether the daemon's output holds line within 10 s. The
+// daemon writes a log line before it answers the request that caused it,
+// but its output reaches d.Out through a pipe and a copying goroutine, so
+// the test waits for it (a bound, not a timing assertion).
+func (d *opsDaemon) logged(line string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.Out.String(), line) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 // opsCredDoc is the part of an IMDS credential document the tests read.
 type opsCredDoc struct {
 	Code, Message, AccessKeyID, SecretAccessKey, Token, Expiration string

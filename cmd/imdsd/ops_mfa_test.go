@@ -64,6 +64,10 @@ func TestOps_MFA(t *testing.T) {
 	if st.Roles[0].State != "fresh" || st.Roles[0].MFA == nil || st.Roles[0].MFA.Expires.IsZero() {
 		t.Errorf("after the refresh: %+v", st.Roles[0])
 	}
+	// Info lines are batched (up to 50 ms) and piped: wait for the first.
+	if !d.logged("MFA session opened") {
+		t.Errorf("the daemon did not log the MFA session:\n%s", d.Out)
+	}
 	if n := strings.Count(d.Out.String(), "MFA session opened"); n != 1 {
 		t.Errorf("MFA sessions opened: %d, want 1", n)
 	}
