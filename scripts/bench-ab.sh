@@ -62,19 +62,9 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P_MOTO/moto-api/" >/dev/null
 printf 'rate_limit: 1000000000\nrate_burst: 1000000000\n' >"$OUT/imdsd.yaml"
 chmod 600 "$OUT/imdsd.yaml"
 
-token() { curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 21600" "http://127.0.0.1:$1/latest/api/token"; }
-wait_creds() {
-	local t
-	for _ in $(seq 200); do
-		if t=$(token "$1" 2>/dev/null) &&
-			curl -sf -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:$1$CRED_PATH/$ROLE" 2>/dev/null | grep -q '"Success"'; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "bench-ab: no credentials on port $1" >&2
-	return 1
-}
+# token and wait_creds.
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 declare -A PORT PID
 NAMES=()

@@ -88,19 +88,9 @@ IMDSD_ARGS=(serve --config "$OUT/imdsd.yaml" --role-arn "$ROLE_ARN" --sts-endpoi
 # own NAME: the flags that keep instance NAME's files in $OUT.
 own() { printf '%s\n' --control-socket "$OUT/$1.sock" --state-file "$OUT/$1.state.json"; }
 
-token() { curl -sf -X PUT -H "$TTL_HEADER" "http://127.0.0.1:$1/latest/api/token"; }
-# wait_creds PORT: until the port serves a Success credential document (10 s).
-wait_creds() {
-	for _ in $(seq 200); do
-		if t=$(token "$1" 2>/dev/null) &&
-			curl -sf -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:$1$CRED_PATH/$ROLE" 2>/dev/null | grep -q '"Success"'; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "bench: no credentials on port $1" >&2
-	return 1
-}
+# token and wait_creds.
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 RESULTS=$OUT/results.tsv
 : >"$RESULTS"
