@@ -85,8 +85,8 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 printf 'rate_limit: 1000000000\nrate_burst: 1000000000\n' >"$OUT/imdsd.yaml"
 chmod 600 "$OUT/imdsd.yaml"
 IMDSD_ARGS=(serve --config "$OUT/imdsd.yaml" --role-arn "$ROLE_ARN" --sts-endpoint "http://127.0.0.1:$P_MOTO" --imdsv2 required)
-# own NAME: the flags that keep instance NAME's files in $OUT.
-own() { printf '%s\n' --control-socket "$OUT/$1.sock" --state-file "$OUT/$1.state.json"; }
+# own NAME: sets OWN to the flags that keep instance NAME's files in $OUT.
+own() { OWN=(--control-socket "$OUT/$1.sock" --state-file "$OUT/$1.state.json"); }
 
 # token and wait_creds.
 # shellcheck source=scripts/bench-lib.sh
@@ -98,23 +98,25 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 
 log "starting moto (STS) on 127.0.0.1:$P_MOTO"
 moto_server -H 127.0.0.1 -p "$P_MOTO" >"$OUT/moto.log" 2>&1 &
-PIDS+=($!)
+PIDS+=("$!")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P_MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
 
 log "starting imdsd, ceiling and amazon-ec2-metadata-mock"
-"$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own main) --listen "127.0.0.1:$P_IMDSD" 2>"$OUT/imdsd.log" &
+own main
+"$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_IMDSD" 2>"$OUT/imdsd.log" &
 PID_IMDSD=$!
-PIDS+=($PID_IMDSD)
-"$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own quiet) --log-level warn --listen "127.0.0.1:$P_QUIET" 2>"$OUT/imdsd-quiet.log" &
+PIDS+=("$PID_IMDSD")
+own quiet
+"$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --log-level warn --listen "127.0.0.1:$P_QUIET" 2>"$OUT/imdsd-quiet.log" &
 PID_QUIET=$!
-PIDS+=($PID_QUIET)
+PIDS+=("$PID_QUIET")
 wait_creds $P_QUIET
 wait_creds $P_IMDSD
 T=$(token $P_IMDSD)
 curl -sf -H "X-aws-ec2-metadata-token: $T" "http://127.0.0.1:$P_IMDSD$CRED_PATH/$ROLE" >"$OUT/doc.json"
 "$BIN/ceiling" -listen "127.0.0.1:$P_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
 PID_CEIL=$!
-PIDS+=($PID_CEIL)
+PIDS+=("$PID_CEIL")
 # The mock serves the same credentials (its own default document is half
 # the size), requires IMDSv2 tokens as imdsd is asked to check them, and
 # logs every request, as it always does, to /dev/null.
@@ -127,7 +129,7 @@ declare -A PORT=([imdsd]=$P_IMDSD [imdsd-quiet]=$P_QUIET [ceiling]=$P_CEIL [mock
 start_mock() {
 	HOME=$OUT "$BIN/ec2-metadata-mock" -c "$OUT/mock-config.json" -n 127.0.0.1 -p "$P_MOCK" -I >/dev/null 2>&1 &
 	PID_MOCK=$!
-	PIDS+=($PID_MOCK)
+	PIDS+=("$PID_MOCK")
 	wait_creds $P_MOCK
 	TOK[mock]=$(token $P_MOCK)
 }
@@ -211,8 +213,9 @@ log "STS efficiency: 1000 clients across refreshes"
 
 # --- 4. cost at rest and under load ---------------------------------------------
 log "start-up time"
+own startup
 "$BIN/imdsbench" startup -url "http://127.0.0.1:$P_START" -n 5 -- \
-	"$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own startup) --listen "127.0.0.1:$P_START" >>"$RESULTS"
+	"$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_START" >>"$RESULTS"
 
 TICK=$(getconf CLK_TCK)
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -230,18 +233,20 @@ quit() {
 goroutines() { grep -c '^goroutine [1-9][0-9]* ' "$1"; }
 
 log "goroutines when idle"
-GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own idle) --listen "127.0.0.1:$P_START" 2>"$OUT/idle-goroutines.log" &
+own idle
+GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_START" 2>"$OUT/idle-goroutines.log" &
 pid=$!
-PIDS+=($pid)
+PIDS+=("$pid")
 wait_creds $P_START
 sleep 1
 quit $pid
 cost goroutines_idle "$(goroutines "$OUT/idle-goroutines.log")"
 
 log "cost: start-up, ${IDLE}s idle, then $REQUESTS requests"
-GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" $(own cost) --listen "127.0.0.1:$P_COST" 2>"$OUT/cost.log" &
+own cost
+GOTRACEBACK=all "$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_COST" 2>"$OUT/cost.log" &
 pid=$!
-PIDS+=($pid)
+PIDS+=("$pid")
 wait_creds $P_COST
 cost rss_kb_started "$(rss_kb $pid)"
 cpu0=$(cpu_ms $pid)
