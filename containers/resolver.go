@@ -94,16 +94,17 @@ func New(opts Options) *Resolver {
 
 // Run watches every engine until ctx ends; it returns nil then.
 func (r *Resolver) Run(ctx context.Context) error {
+	r.eachEngine(func(e *engine) { e.run(ctx) })
+	return nil
+}
+
+// eachEngine runs f for every engine at once and waits for them all.
+func (r *Resolver) eachEngine(f func(*engine)) {
 	var wg sync.WaitGroup
 	for _, e := range r.engines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.run(ctx)
-		}()
+		wg.Go(func() { f(e) })
 	}
 	wg.Wait()
-	return nil
 }
 
 // Lookup returns the running container that has addr. When no engine knows
@@ -212,15 +213,7 @@ func (r *Resolver) wait(ctx context.Context, addr netip.Addr, m *miss) {
 // caller and spaced by relistGap, so concurrent waits for many addresses
 // cost the engines no more lists than one wait.
 func (r *Resolver) relistAll(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, e := range r.engines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.relist(ctx)
-		}()
-	}
-	wg.Wait()
+	r.eachEngine(func(e *engine) { e.relist(ctx) })
 }
 
 // missErr is the error for addr when no engine has it: ErrUnreachable if
