@@ -65,8 +65,12 @@ func newAuditor(log *slog.Logger, now func() time.Time) *auditor {
 }
 
 // served records one credential document served at now.
-func (a *auditor) served(ctx context.Context, r *http.Request, now time.Time, c Caller, container, role, keyTail string) {
-	if a == nil || !a.log.Handler().Enabled(ctx, slog.LevelInfo) {
+func (a *auditor) served(r *http.Request, now time.Time, c Caller, container, role, keyTail string) {
+	if a == nil {
+		return
+	}
+	ctx := r.Context()
+	if !a.log.Handler().Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	k := auditKey{client: c.Remote.Addr(), container: container, role: role, keyTail: keyTail}

@@ -175,7 +175,7 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, exten
 		return
 	}
 	d := s.document(role.Name, role.Credentials)
-	s.audit.served(r.Context(), r, now, caller, role.Container, role.Name, d.keyTail)
+	s.audit.served(r, now, caller, role.Container, role.Name, d.keyTail)
 	if extended {
 		writeBytes(w, d.extended)
 		return
