@@ -10,18 +10,31 @@ import (
 	"time"
 )
 
-// Connection timeouts. net/http enforces ReadTimeout, WriteTimeout and
-// IdleTimeout with socket deadlines it sets on every request, which cost
-// two clock reads and a runtime timer update each time: about 3 % of the
-// credential GET's throughput under load (docs/BENCHMARKS.md). imdsd keeps
-// only ReadHeaderTimeout (what a plain net/http server pays for too) and
-// enforces the other two with a coarse reaper: a connection in a request
-// for longer than DefaultActiveTimeout (a slow request body, a client that
-// stops reading answers) or idle for longer than DefaultIdleTimeout is
+// Connection timeouts. net/http enforces ReadHeaderTimeout, ReadTimeout,
+// WriteTimeout and IdleTimeout with socket deadlines it sets on every
+// request, which cost clock reads and runtime timer updates each time
+// (ReadHeaderTimeout alone: two clock reads, a timer set and a timer
+// cleared per request; about 4 % of the credential GET's server CPU,
+// docs/BENCHMARKS.md). imdsd sets none of them and enforces all four with
+// a coarse reaper instead: a connection that takes longer than
+// DefaultReadHeaderTimeout to send a request's headers (counted from its
+// first byte, or from accept for the first request), is in a request for
+// longer than DefaultActiveTimeout (a slow request body, a client that
+// stops reading answers) or is idle for longer than DefaultIdleTimeout is
 // closed, give or take reaperTick.
 const (
 	DefaultActiveTimeout = 5 * time.Second
 	reaperTick           = time.Second
+)
+
+// The state a connection's mark records, in its low two bits; the rest is
+// the reaper's tick when the state began.
+const (
+	markIdle   = 0 // between requests
+	markActive = 1 // in a request (net/http's StateActive)
+	markHeader = 2 // reading a request's headers
+	markKinds  = 3
+	markShift  = 2
 )
 
 // connKey is the context key of a connection's *connInfo.
@@ -75,13 +88,25 @@ func connOf(r *http.Request) *connInfo {
 
 // trackedConn is an accepted connection as the server's listeners return
 // it: it gives its per-client slot back when closed, and carries the
-// reaper's mark, the state it is in (connActive or connIdle) and the tick
-// it entered that state.
+// reaper's mark: the state it is in and the tick it entered that state.
 type trackedConn struct {
 	net.Conn
 	release func() // nil when no connection cap applies
 	closed  atomic.Bool
-	mark    atomic.Uint64 // tick<<1 | 1 when active
+	mark    atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
+	clock   *atomic.Uint64 // the reaper's tick count; set before the first Read
+}
+
+// Read reads from the connection. Bytes arriving on an idle connection
+// start a request: the connection is marked as reading headers, with the
+// reaper's tick, which is an atomic load rather than a clock read. Reads in
+// a request (net/http's background read) leave the mark alone.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.clock != nil && c.mark.Load()&markKinds == markIdle {
+		c.mark.Store(c.clock.Load()<<markShift | markHeader)
+	}
+	return n, err
 }
 
 // Close closes the connection and gives its slot back (once, however often
@@ -98,8 +123,8 @@ func (c *trackedConn) Close() error {
 // the reaper's goroutine runs only while connections are open, once a
 // reaperTick.
 type reaper struct {
-	activeTicks, idleTicks uint64
-	tick                   time.Duration
+	limits [markKinds]uint64 // ticks, by mark kind
+	tick   time.Duration
 
 	now atomic.Uint64 // ticks since the reaper was made
 
@@ -110,43 +135,44 @@ type reaper struct {
 	quit    chan struct{} // closed by stop
 }
 
-func newReaper(active, idle, tick time.Duration) *reaper {
-	return &reaper{
-		activeTicks: uint64(active / tick),
-		idleTicks:   uint64(idle / tick),
-		tick:        tick,
-		conns:       map[*trackedConn]struct{}{},
-		quit:        make(chan struct{}),
+func newReaper(header, active, idle, tick time.Duration) *reaper {
+	rp := &reaper{
+		tick:  tick,
+		conns: map[*trackedConn]struct{}{},
+		quit:  make(chan struct{}),
 	}
+	rp.limits[markHeader] = uint64(header / tick)
+	rp.limits[markActive] = uint64(active / tick)
+	rp.limits[markIdle] = uint64(idle / tick)
+	return rp
 }
 
-// connState is the http.Server's ConnState hook. Connections that do not
-// come from the server's listeners (a caller's own listener) cannot be
-// tracked; they get net/http's per-request write deadline instead.
+// connState is the http.Server's ConnState hook. Every connection comes
+// from the server's own listeners (wrapListener), so every one is tracked.
 func (rp *reaper) connState(c net.Conn, st http.ConnState) {
 	tc, ok := c.(*trackedConn)
 	if !ok {
-		if st == http.StateActive {
-			_ = c.SetWriteDeadline(time.Now().Add(time.Duration(rp.activeTicks) * rp.tick))
-		}
 		return
 	}
 	switch st {
 	case http.StateNew:
 		rp.add(tc)
 	case http.StateActive:
-		tc.mark.Store(rp.now.Load()<<1 | 1)
+		tc.mark.Store(rp.now.Load()<<markShift | markActive)
 	case http.StateIdle:
-		tc.mark.Store(rp.now.Load() << 1)
+		tc.mark.Store(rp.now.Load()<<markShift | markIdle)
 	case http.StateHijacked, http.StateClosed:
 		rp.remove(tc)
 	}
 }
 
 func (rp *reaper) add(tc *trackedConn) {
-	// A new connection waits for its first request under net/http's
-	// ReadHeaderTimeout; it is marked idle so that the reaper also bounds it.
-	tc.mark.Store(rp.now.Load() << 1)
+	// A new connection has the header limit to send its first request,
+	// counted from now, as net/http's ReadHeaderTimeout counts from accept.
+	// net/http sets StateNew before the connection's goroutine starts, so
+	// clock is set before its first Read.
+	tc.clock = &rp.now
+	tc.mark.Store(rp.now.Load()<<markShift | markHeader)
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	rp.conns[tc] = struct{}{}
@@ -203,10 +229,7 @@ func (rp *reaper) sweep() bool {
 	}
 	for tc := range rp.conns {
 		m := tc.mark.Load()
-		since, limit := m>>1, rp.idleTicks
-		if m&1 == 1 {
-			limit = rp.activeTicks
-		}
+		since, limit := m>>markShift, rp.limits[m&markKinds]
 		// Counted from the tick the state began in: a connection is
 		// closed between limit and limit+1 ticks after.
 		if now-since > limit {

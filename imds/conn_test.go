@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -36,24 +35,41 @@ func isClosed(t *testing.T, cli net.Conn) bool {
 // TestReaper_Limits drives the reaper's clock by hand (sweep is one tick;
 // the tick itself is an hour, so its goroutine never sweeps on its own): a
 // connection in a request is closed after the active limit, an idle one
-// after the idle limit, and each state change starts its count again.
+// after the idle limit, one reading a request's headers (bytes arrived
+// while it was idle) after the header limit, and each state change starts
+// its count again.
 func TestReaper_Limits(t *testing.T) {
-	rp := newReaper(3*time.Hour, 5*time.Hour, time.Hour)
+	rp := newReaper(2*time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
 	defer rp.stop()
 	active, activeCli := pipeConn(t)
 	idle, idleCli := pipeConn(t)
 	busy, busyCli := pipeConn(t)
-	for _, c := range []*trackedConn{active, idle, busy} {
+	header, headerCli := pipeConn(t)
+	for _, c := range []*trackedConn{active, idle, busy, header} {
 		rp.connState(c, http.StateNew)
 	}
 	rp.connState(active, http.StateActive)
 	rp.connState(idle, http.StateIdle)
 	rp.connState(busy, http.StateActive)
-	for i := 1; i <= 3; i++ {
+	rp.connState(header, http.StateIdle)
+	// header's client starts a request: a byte arrives while it is idle.
+	go func() { _, _ = headerCli.Write([]byte("G")) }()
+	if _, err := header.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
 		rp.sweep()
-		// busy finishes a request and starts the next every tick.
 		rp.connState(busy, http.StateIdle)
 		rp.connState(busy, http.StateActive)
+	}
+	if isClosed(t, headerCli) {
+		t.Fatal("connection reading headers closed at its header limit, want after it")
+	}
+	rp.sweep() // 3 ticks in the headers
+	rp.connState(busy, http.StateIdle)
+	rp.connState(busy, http.StateActive)
+	if !isClosed(t, headerCli) {
+		t.Fatal("connection reading a request's headers for longer than the header limit still open")
 	}
 	if isClosed(t, activeCli) {
 		t.Fatal("connection in a request closed at its active limit, want after it")
@@ -75,10 +91,46 @@ func TestReaper_Limits(t *testing.T) {
 	}
 }
 
+// TestReaper_NewConnHasHeaderLimit: a connection that never sends its
+// first request is bounded by the header limit from accept, as net/http's
+// ReadHeaderTimeout was, not by the longer idle limit.
+func TestReaper_NewConnHasHeaderLimit(t *testing.T) {
+	rp := newReaper(time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
+	defer rp.stop()
+	c, cli := pipeConn(t)
+	rp.connState(c, http.StateNew)
+	rp.sweep()
+	if isClosed(t, cli) {
+		t.Fatal("new connection closed at its header limit, want after it")
+	}
+	rp.sweep()
+	if !isClosed(t, cli) {
+		t.Fatal("new connection silent for longer than the header limit still open")
+	}
+}
+
+// TestReaper_ReadsInARequestKeepItActive: net/http's background read in a
+// request returns bytes of the next request; that must not turn the
+// connection's active limit into the header limit.
+func TestReaper_ReadsInARequestKeepItActive(t *testing.T) {
+	rp := newReaper(time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
+	defer rp.stop()
+	c, cli := pipeConn(t)
+	rp.connState(c, http.StateNew)
+	rp.connState(c, http.StateActive)
+	go func() { _, _ = cli.Write([]byte("G")) }()
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.mark.Load() & markKinds; got != markActive {
+		t.Fatalf("mark kind after a read in a request = %d, want active (%d)", got, markActive)
+	}
+}
+
 // TestReaper_Stops: the reaper's goroutine ends when no connection is left,
 // and a new connection starts it again.
 func TestReaper_Stops(t *testing.T) {
-	rp := newReaper(3*time.Hour, 5*time.Hour, time.Hour)
+	rp := newReaper(5*time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
 	defer rp.stop()
 	c, _ := pipeConn(t)
 	rp.connState(c, http.StateNew)
@@ -101,28 +153,6 @@ func TestReaper_Stops(t *testing.T) {
 	rp.mu.Unlock()
 	if !running {
 		t.Fatal("new connection did not start the reaper again")
-	}
-}
-
-// TestReaper_UntrackedConnGetsWriteDeadline: a connection the reaper cannot
-// track (not from the server's listener) gets a write deadline instead when
-// a request starts, so a client that stops reading cannot hold it forever.
-func TestReaper_UntrackedConnGetsWriteDeadline(t *testing.T) {
-	rp := newReaper(10*time.Millisecond, time.Hour, 10*time.Millisecond)
-	srv, cli := net.Pipe()
-	defer srv.Close()
-	defer cli.Close()
-	rp.connState(srv, http.StateActive)
-	// Nobody reads cli: without a deadline this write blocks forever.
-	done := make(chan error, 1)
-	go func() { _, err := srv.Write([]byte("answer")); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("write to a client that does not read: err = %v, want a deadline error", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("write to a client that does not read still blocked after 10 s: no deadline set")
 	}
 }
 
@@ -187,6 +217,69 @@ func TestServer_ClosesStalledConnections(t *testing.T) {
 				return
 			}
 		}
+	})
+}
+
+// TestServer_HeaderTimeout runs the server on a real socket with a short
+// header limit and long active and idle limits: a new connection that
+// sends nothing, and a keep-alive connection that starts its next request
+// and stalls in the headers, are closed by the header limit; a keep-alive
+// connection idle between requests for several header limits is not.
+// Each client waits at most 10 s, a third of the idle limit (a bound that
+// fails the test, not a timing assertion).
+func TestServer_HeaderTimeout(t *testing.T) {
+	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now})
+	s.headerTimeout, s.activeTimeout, s.idleTimeout, s.reaperTick = 150*time.Millisecond, 30*time.Second, 30*time.Second, 50*time.Millisecond
+	addr, _ := runServer(t, s)
+	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	const get = "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+	roundTrip := func(t *testing.T, c net.Conn, br *bufio.Reader) {
+		t.Helper()
+		if _, err := io.WriteString(c, get); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d, want 200", resp.StatusCode)
+		}
+	}
+	closed := func(t *testing.T, br *bufio.Reader, what string) {
+		t.Helper()
+		if _, err := br.ReadByte(); err == nil || isTimeout(err) {
+			t.Fatalf("%s: connection still open after 10 s (read: %v); want it closed at the header limit", what, err)
+		}
+	}
+
+	t.Run("silent new connection", func(t *testing.T) {
+		_, br := dial(t)
+		closed(t, br, "no request sent")
+	})
+	t.Run("stalled headers after a request", func(t *testing.T) {
+		c, br := dial(t)
+		roundTrip(t, c, br)
+		if _, err := io.WriteString(c, "GET /latest/meta-data/ HTTP/1.1\r\nHo"); err != nil {
+			t.Fatal(err)
+		}
+		closed(t, br, "half a header sent")
+	})
+	t.Run("idle keep-alive outlives the header limit", func(t *testing.T) {
+		c, br := dial(t)
+		roundTrip(t, c, br)
+		time.Sleep(6 * 150 * time.Millisecond) // six header limits, idle
+		roundTrip(t, c, br)
 	})
 }
 

@@ -99,9 +99,9 @@ type Server struct {
 	date     dateCache
 	counters securityCounters
 
-	// activeTimeout, idleTimeout and reaperTick bound connections
-	// (conn.go); tests shorten them.
-	activeTimeout, idleTimeout, reaperTick time.Duration
+	// headerTimeout, activeTimeout, idleTimeout and reaperTick bound
+	// connections (conn.go); tests shorten them.
+	headerTimeout, activeTimeout, idleTimeout, reaperTick time.Duration
 
 	docs   atomic.Pointer[map[string]*renderedDoc]
 	docsMu sync.Mutex // serialises writers of docs
@@ -149,6 +149,7 @@ func New(opts Options) (*Server, error) {
 		limiter: newRateLimiter(opts.RateLimit),
 		audit:   newAuditor(opts.Audit, opts.Now),
 
+		headerTimeout: DefaultReadHeaderTimeout,
 		activeTimeout: DefaultActiveTimeout,
 		idleTimeout:   DefaultIdleTimeout,
 		reaperTick:    reaperTick,
@@ -171,14 +172,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Its connections must come from wrapListener, whose conns the reaper
 // tracks (conn.go); the returned stop ends the reaper.
 func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) (*http.Server, func()) {
-	rp := newReaper(s.activeTimeout, s.idleTimeout, s.reaperTick)
+	rp := newReaper(s.headerTimeout, s.activeTimeout, s.idleTimeout, s.reaperTick)
 	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		MaxHeaderBytes:    DefaultMaxHeaderBytes,
-		ConnState:         rp.connState,
-		ConnContext:       connContext,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		Handler: h,
+		// No net/http timeouts: the reaper enforces them (conn.go).
+		MaxHeaderBytes: DefaultMaxHeaderBytes,
+		ConnState:      rp.connState,
+		ConnContext:    connContext,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		// In-flight requests are answered from memory; they are allowed to
 		// finish after ctx ends, so their context does not inherit its
 		// cancellation.

@@ -5,8 +5,9 @@
 # flags after a colon ("HEAD:--log-level warn"). Every build serves with
 # scripts/bench.sh's settings next to the ceiling server; each round runs
 # wrk (2 threads, BENCH_CONNS connections, BENCH_DURATION) against each in
-# turn and prints req/s and the server's CPU time per request (utime+stime
-# from /proc, in µs). Loopback only; stops by itself.
+# turn and prints req/s, the server's CPU time per request (utime+stime
+# from /proc, in µs) and wrk's p99 latency, each also as a ratio to the
+# ceiling's in the same round. Loopback only; stops by itself.
 #
 #   scripts/bench-ab.sh ad6ccf4 HEAD            # before/after
 #   BENCH_ROUNDS=5 scripts/bench-ab.sh HEAD 'HEAD:--log-level warn'
@@ -97,18 +98,20 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 log "$ROUNDS rounds, wrk -t2 -c$CONNS -d$DURATION, credential GET; per build: req/s, server CPU µs per request, ratio to the ceiling's req/s"
 for r in $(seq "$ROUNDS"); do
-	declare -A RPS=() US=()
+	declare -A RPS=() US=() P99=()
 	for n in "${NAMES[@]}"; do
 		t=$(token "${PORT[$n]}")
 		c0=$(cpu_ticks "${PID[$n]}")
-		out=$(wrk -t2 -c"$CONNS" -d"$DURATION" -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:${PORT[$n]}$CRED_PATH/$ROLE")
+		out=$(wrk --latency -t2 -c"$CONNS" -d"$DURATION" -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:${PORT[$n]}$CRED_PATH/$ROLE")
 		c1=$(cpu_ticks "${PID[$n]}")
 		reqs=$(awk '/requests in/ {print $1}' <<<"$out")
 		RPS[$n]=$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")
+		P99[$n]=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; else if (v ~ /s$/) v = v * 1000; printf "%.2f", v}' <<<"$out")
 		US[$n]=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
 	done
 	for n in "${NAMES[@]}"; do
-		printf 'round %d  %-40s %7d req/s  %6s µs/req  %.2fx\n' "$r" "$n" "${RPS[$n]}" "${US[$n]}" \
-			"$(awk -v a="${RPS[$n]}" -v b="${RPS[ceiling]}" 'BEGIN {print a / b}')"
+		printf 'round %d  %-40s %7d req/s  %6s µs/req  %.2fx  p99 %6s ms  %.2fx\n' "$r" "$n" "${RPS[$n]}" "${US[$n]}" \
+			"$(awk -v a="${RPS[$n]}" -v b="${RPS[ceiling]}" 'BEGIN {print a / b}')" \
+			"${P99[$n]}" "$(awk -v a="${P99[$n]}" -v b="${P99[ceiling]}" 'BEGIN {print a / b}')"
 	done
 done
