@@ -87,26 +87,20 @@ func connOf(r *http.Request) *connInfo {
 }
 
 // trackedConn is an accepted connection as the server's listeners return
-// it: it gives its per-client slot back when closed, and carries the
-// reaper's mark: the state it is in and the tick it entered that state.
+// it: it gives its per-client slot back when closed, carries the reaper's
+// mark (the state it is in and the tick it entered that state), and keeps
+// net/http's per-request deadline calls off the socket (conndeadline.go).
 type trackedConn struct {
 	net.Conn
 	release func() // nil when no connection cap applies
 	closed  atomic.Bool
 	mark    atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
 	clock   *atomic.Uint64 // the reaper's tick count; set before the first Read
-}
 
-// Read reads from the connection. Bytes arriving on an idle connection
-// start a request: the connection is marked as reading headers, with the
-// reaper's tick, which is an atomic load rather than a clock read. Reads in
-// a request (net/http's background read) leave the mark alone.
-func (c *trackedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.clock != nil && c.mark.Load()&markKinds == markIdle {
-		c.mark.Store(c.clock.Load()<<markShift | markHeader)
-	}
-	return n, err
+	// Deadlines (conndeadline.go).
+	readSet, writeSet atomic.Bool  // a deadline is set on the socket
+	readPast          atomic.Bool  // a read deadline in the past, kept here
+	reading           atomic.Int32 // Reads in the socket now
 }
 
 // Close closes the connection and gives its slot back (once, however often

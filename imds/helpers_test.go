@@ -127,6 +127,12 @@ func runServer(tb testing.TB, s *Server) (addr string, stop func() error) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return runServerOn(tb, s, ln)
+}
+
+// runServerOn is runServer on a listener of the caller's.
+func runServerOn(tb testing.TB, s *Server, ln net.Listener) (addr string, stop func() error) {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, ln) }()

@@ -1,0 +1,210 @@
+package imds
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// socketCounter counts what reaches the socket under a trackedConn.
+type socketCounter struct {
+	deadlines, oneByteReads atomic.Int64
+}
+
+type countingListener struct {
+	net.Listener
+	n *socketCounter
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: l.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *socketCounter
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	if len(p) == 1 {
+		c.n.oneByteReads.Add(1)
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *countingConn) SetDeadline(t time.Time) error {
+	c.n.deadlines.Add(1)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *countingConn) SetReadDeadline(t time.Time) error {
+	c.n.deadlines.Add(1)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *countingConn) SetWriteDeadline(t time.Time) error {
+	c.n.deadlines.Add(1)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// TestConn_DeadlinesStayOffTheSocket serves keep-alive requests over a
+// real socket and counts what net/http's per-request deadline calls and
+// background read do to it: nothing. This also guards the assumptions
+// conndeadline.go makes of net/http (a one-byte background read in a
+// request, stopped with a past deadline): should a Go release change them,
+// the counts or the answers here change.
+func TestConn_DeadlinesStayOffTheSocket(t *testing.T) {
+	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &socketCounter{}
+	addr, _ := runServerOn(t, s, countingListener{ln, n})
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	const requests = 50
+	for i := range requests {
+		if _, err := io.WriteString(c, "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) == 0 {
+			t.Fatalf("request %d: status %d, body %q", i, resp.StatusCode, body)
+		}
+	}
+	if got := n.deadlines.Load(); got != 0 {
+		t.Errorf("%d deadline calls reached the socket in %d requests, want 0", got, requests)
+	}
+	if got := n.oneByteReads.Load(); got != 0 {
+		t.Errorf("%d one-byte (background) reads reached the socket in %d requests, want 0", got, requests)
+	}
+}
+
+// TestConn_PipelinedRequests: requests sent back to back in one write are
+// all answered, in order, on the one connection (their bytes wait in the
+// socket while the first is served, not in a background read).
+func TestConn_PipelinedRequests(t *testing.T) {
+	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now})
+	addr, _ := runServer(t, s)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	paths := []string{PathInstanceID, "/latest/meta-data/nope", PathInstanceID, "/latest/meta-data/"}
+	var batch strings.Builder
+	for _, p := range paths {
+		batch.WriteString("GET " + p + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	}
+	if _, err := io.WriteString(c, batch.String()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i, want := range []int{200, 404, 200, 200} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d of %d pipelined requests: %v", i+1, len(paths), err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("answer %d (%s): status %d, want %d", i+1, paths[i], resp.StatusCode, want)
+		}
+	}
+}
+
+// TestConn_PastDeadline: a read deadline in the past fails Reads at once
+// without touching the socket, and clearing it lets them through again.
+func TestConn_PastDeadline(t *testing.T) {
+	srv, cli := pipeConn(t)
+	if err := srv.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read after a past deadline: err = %v, want os.ErrDeadlineExceeded", err)
+	}
+	var ne net.Error
+	if _, err := srv.Read(make([]byte, 8)); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read after a past deadline: err = %v, want a net.Error with Timeout (net/http tests for it)", err)
+	}
+	if err := srv.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = cli.Write([]byte("ok")) }()
+	buf := make([]byte, 8)
+	n, err := srv.Read(buf)
+	if err != nil || string(buf[:n]) != "ok" {
+		t.Fatalf("Read after the deadline was cleared: %q, %v", buf[:n], err)
+	}
+}
+
+// TestConn_PastDeadlineWakesPendingRead: a Read waiting in the socket is
+// woken by a past deadline, as it would be without the wrapper.
+func TestConn_PastDeadlineWakesPendingRead(t *testing.T) {
+	srv, _ := pipeConn(t)
+	done := make(chan error, 1)
+	go func() { _, err := srv.Read(make([]byte, 8)); done <- err }()
+	for srv.reading.Load() == 0 {
+		time.Sleep(time.Millisecond) // until the Read is in the socket
+	}
+	if err := srv.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("pending Read: err = %v, want os.ErrDeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read in the socket not woken 10 s after a past deadline")
+	}
+}
+
+// TestConn_FutureDeadlineReachesSocket: a deadline that is neither "none"
+// nor in the past is the socket's to enforce.
+func TestConn_FutureDeadlineReachesSocket(t *testing.T) {
+	srv, _ := pipeConn(t)
+	if err := srv.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := srv.Read(make([]byte, 8)); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read past a deadline: err = %v, want os.ErrDeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read still blocked 10 s after its deadline: the deadline did not reach the socket")
+	}
+	// "None" now clears the socket's deadline: a Read waits again.
+	if err := srv.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if srv.readSet.Load() {
+		t.Fatal("deadline cleared but still marked set on the socket")
+	}
+}
