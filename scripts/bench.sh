@@ -11,7 +11,7 @@
 # Not part of scripts/test.sh.
 #
 # Knobs (environment): BENCH_DURATION (wrk run, default 3s), BENCH_ROUNDS
-# (default 5), BENCH_IDLE (seconds idle, default 60), BENCH_REQUESTS (load
+# (default 7), BENCH_IDLE (seconds idle, default 60), BENCH_REQUESTS (load
 # phase of the cost test, default 1000000), BENCH_RATE (the fixed-rate
 # latency test's requests/s, default 20000), BENCH_CHART (PNG path).
 set -euo pipefail
@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/bench/.bin
 OUT=$ROOT/bench/out
 DURATION=${BENCH_DURATION:-3s}
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-7}
 IDLE=${BENCH_IDLE:-60}
 REQUESTS=${BENCH_REQUESTS:-1000000}
 RATE=${BENCH_RATE:-20000}
