@@ -110,7 +110,9 @@ func TestReaper_NewConnHasHeaderLimit(t *testing.T) {
 }
 
 // TestReaper_ReadsInARequestKeepItActive: a read in a request (of its
-// body) must not turn the connection's active limit into the header limit.
+// body, or net/http's background read returning a byte of the next
+// request) must not turn the connection's active limit into the header
+// limit.
 func TestReaper_ReadsInARequestKeepItActive(t *testing.T) {
 	rp := newReaper(time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
 	defer rp.stop()

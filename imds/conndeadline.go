@@ -10,22 +10,22 @@ import (
 // none of its timeouts set (conn.go): five times to "none" and once, to stop
 // the one-byte read it runs in the background while a handler runs, to a
 // time long past. Each call takes the socket's poller lock; the past one
-// also reads the clock and arms a timer, and the background read itself is
-// a read system call that returns EAGAIN and parks a goroutine. Together
-// about a tenth of the server's CPU per credential GET
-// (docs/BENCHMARKS.md). A trackedConn keeps all of it off the socket:
+// also reads the clock and arms a timer. A trackedConn keeps them off the
+// socket when the socket has no use for them:
 //
 //   - A deadline of "none" on a socket that has none is a no-op.
 //   - A deadline in the past (before pastDeadline) while no Read is in the
-//     socket is kept here: Reads fail with os.ErrDeadlineExceeded until it
-//     is cleared, as the socket's would. With a Read in the socket it is
-//     set on the socket, which wakes that Read.
-//   - net/http's background read (a one-byte Read while the connection is
-//     in a request) returns 0, nil at once. It exists to notice a client
-//     that hangs up while a handler runs, and bytes of a pipelined request;
-//     imdsd's handlers answer from memory in microseconds, and the bytes
-//     stay in the socket for the next request's read. net/http handles a
-//     0, nil result as "nothing read" (TestConn_* guard this).
+//     socket is kept here: Reads fail with os.ErrDeadlineExceeded at once,
+//     without a system call, until it is cleared, as the socket's would.
+//     With a Read in the socket it is set on the socket, which wakes that
+//     Read.
+//
+// Under load, net/http's background read has usually not started when the
+// handler is done and net/http stops it; it then finds the past deadline
+// here and returns without the read system call (and the EAGAIN, and the
+// poller wait) it would otherwise make. net/http's semantics are kept: a
+// background read that did start is in the socket and is woken there.
+// TestConn_* guard this.
 
 // pastDeadline: a deadline before it is in the past without reading the
 // clock. net/http's own "stop now" deadline is time.Unix(1, 0).
@@ -35,9 +35,6 @@ var pastDeadline = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // start a request: the connection is marked as reading headers, with the
 // reaper's tick, which is an atomic load rather than a clock read.
 func (c *trackedConn) Read(p []byte) (int, error) {
-	if len(p) == 1 && c.mark.Load()&markKinds == markActive {
-		return 0, nil // net/http's background read (above)
-	}
 	c.reading.Add(1)
 	if c.readPast.Load() {
 		c.reading.Add(-1)
@@ -54,8 +51,12 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 // SetReadDeadline sets the read deadline, on the socket only when it must.
 func (c *trackedConn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
-		c.readPast.Store(false)
-		if !c.readSet.Swap(false) {
+		// Loads first: a plain load is cheaper than a swap or a store,
+		// and this is the call net/http makes five times per request.
+		if c.readPast.Load() {
+			c.readPast.Store(false)
+		}
+		if !c.readSet.Load() || !c.readSet.Swap(false) {
 			return nil
 		}
 		return c.Conn.SetReadDeadline(t)
@@ -77,7 +78,7 @@ func (c *trackedConn) SetReadDeadline(t time.Time) error {
 // none is a no-op.
 func (c *trackedConn) SetWriteDeadline(t time.Time) error {
 	if t.IsZero() {
-		if !c.writeSet.Swap(false) {
+		if !c.writeSet.Load() || !c.writeSet.Swap(false) {
 			return nil
 		}
 		return c.Conn.SetWriteDeadline(t)
