@@ -14,7 +14,7 @@ import (
 // WriteTimeout and IdleTimeout with socket deadlines it sets on every
 // request, which cost clock reads and runtime timer updates each time
 // (ReadHeaderTimeout alone: two clock reads, a timer set and a timer
-// cleared per request; about 4 % of the credential GET's server CPU,
+// cleared per request; about 3 % of the credential GET's server CPU,
 // docs/BENCHMARKS.md). imdsd sets none of them and enforces all four with
 // a coarse reaper instead: a connection that takes longer than
 // DefaultReadHeaderTimeout to send a request's headers (counted from its

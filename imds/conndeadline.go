@@ -27,9 +27,10 @@ import (
 // background read that did start is in the socket and is woken there.
 // TestConn_* guard this.
 
-// pastDeadline: a deadline before it is in the past without reading the
-// clock. net/http's own "stop now" deadline is time.Unix(1, 0).
-var pastDeadline = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// pastDeadline (2000-01-01, in Unix seconds): a deadline before it is in
+// the past without reading the clock. net/http's own "stop now" deadline
+// is time.Unix(1, 0).
+const pastDeadline = 946684800
 
 // Read reads from the connection. Bytes arriving on an idle connection
 // start a request: the connection is marked as reading headers, with the
@@ -61,7 +62,7 @@ func (c *trackedConn) SetReadDeadline(t time.Time) error {
 		}
 		return c.Conn.SetReadDeadline(t)
 	}
-	if t.Before(pastDeadline) {
+	if t.Unix() < pastDeadline {
 		// Stored before reading.Load, as Read adds to reading before it
 		// loads readPast: a Read either sees the deadline here or is
 		// seen in the socket and woken there.
