@@ -22,7 +22,10 @@ FUZZTIME=${FUZZTIME:-30s}
 FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-5s}
 
 # corpus_files PKG NAME: the inputs under PKG/testdata/fuzz/NAME, one a line.
-corpus_files() { find "$1/testdata/fuzz/$2" -type f 2>/dev/null | sort; }
+corpus_files() {
+	[[ -d $1/testdata/fuzz/$2 ]] || return 0
+	find "$1/testdata/fuzz/$2" -type f | sort
+}
 
 # deadline_race LOG: the run's only failure is the coordinator's bare
 # "context deadline exceeded" (golang/go's fuzzing shutdown race), with no
