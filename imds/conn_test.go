@@ -167,15 +167,6 @@ func TestServer_ClosesStalledConnections(t *testing.T) {
 	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now})
 	s.activeTimeout, s.idleTimeout, s.reaperTick = 200*time.Millisecond, 300*time.Millisecond, 50*time.Millisecond
 	addr, _ := runServer(t, s)
-	dial := func(t *testing.T) net.Conn {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		return c
-	}
 	const get = "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 	for _, tc := range []struct{ name, request string }{
@@ -183,7 +174,7 @@ func TestServer_ClosesStalledConnections(t *testing.T) {
 		{"idle keep-alive", get + "\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t)
+			c := dialServer(t, addr)
 			if _, err := io.WriteString(c, tc.request); err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +196,7 @@ func TestServer_ClosesStalledConnections(t *testing.T) {
 	}
 
 	t.Run("client never reads", func(t *testing.T) {
-		c := dial(t)
+		c := dialServer(t, addr)
 		// Pipelined requests whose answers are never read fill the
 		// socket buffers; the server's write then blocks until the
 		// reaper closes the connection, and this client's writes fail.
@@ -233,12 +224,7 @@ func TestServer_HeaderTimeout(t *testing.T) {
 	s.headerTimeout, s.activeTimeout, s.idleTimeout, s.reaperTick = 150*time.Millisecond, 30*time.Second, 30*time.Second, 50*time.Millisecond
 	addr, _ := runServer(t, s)
 	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialServer(t, addr)
 		return c, bufio.NewReader(c)
 	}
 	const get = "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -296,12 +282,7 @@ func isTimeout(err error) bool {
 func TestServer_HostCheckedPerRequest(t *testing.T) {
 	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now, AllowedHosts: DefaultAllowedHosts})
 	addr, _ := runServer(t, s)
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialServer(t, addr)
 	br := bufio.NewReader(c)
 	for i, tc := range []struct {
 		host string

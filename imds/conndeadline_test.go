@@ -83,12 +83,7 @@ func TestConn_DeadlinesStayOffTheSocket(t *testing.T) {
 	}
 	n := &socketCounter{}
 	addr, stop := runServerOn(t, s, countingListener{ln, n})
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialServer(t, addr)
 	br := bufio.NewReader(c)
 	const requests = 50
 	for i := range requests {
@@ -125,12 +120,7 @@ func TestConn_DeadlinesStayOffTheSocket(t *testing.T) {
 func TestConn_PipelinedRequests(t *testing.T) {
 	s, _ := newTestServer(t, Options{Source: staticSource(Role{}, ErrNoRole), Now: time.Now})
 	addr, _ := runServer(t, s)
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialServer(t, addr)
 	paths := []string{PathInstanceID, "/latest/meta-data/nope", PathInstanceID, "/latest/meta-data/"}
 	var batch strings.Builder
 	for _, p := range paths {

@@ -130,6 +130,20 @@ func runServer(tb testing.TB, s *Server) (addr string, stop func() error) {
 	return runServerOn(tb, s, ln)
 }
 
+// dialServer connects to addr, with a 10 s deadline on the connection (a
+// bound that fails a test that waits on it, not a timing assertion); the
+// connection is closed when the test ends.
+func dialServer(tb testing.TB, addr string) net.Conn {
+	tb.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
 // runServerOn is runServer on a listener of the caller's.
 func runServerOn(tb testing.TB, s *Server, ln net.Listener) (addr string, stop func() error) {
 	tb.Helper()
