@@ -33,8 +33,8 @@ const (
 	markIdle   = 0 // between requests
 	markActive = 1 // in a request (net/http's StateActive)
 	markHeader = 2 // reading a request's headers
-	markKinds  = 3
 	markShift  = 2
+	markMask   = 1<<markShift - 1 // the kind bits
 )
 
 // connKey is the context key of a connection's *connInfo.
@@ -117,7 +117,7 @@ func (c *trackedConn) Close() error {
 // the reaper's goroutine runs only while connections are open, once a
 // reaperTick.
 type reaper struct {
-	limits [markKinds]uint64 // ticks, by mark kind
+	limits [markMask + 1]uint64 // ticks, by mark kind
 	tick   time.Duration
 
 	now atomic.Uint64 // ticks since the reaper was made
@@ -223,7 +223,7 @@ func (rp *reaper) sweep() bool {
 	}
 	for tc := range rp.conns {
 		m := tc.mark.Load()
-		since, limit := m>>markShift, rp.limits[m&markKinds]
+		since, limit := m>>markShift, rp.limits[m&markMask]
 		// Counted from the tick the state began in: a connection is
 		// closed between limit and limit+1 ticks after.
 		if now-since > limit {

@@ -123,7 +123,7 @@ func TestReaper_ReadsInARequestKeepItActive(t *testing.T) {
 	if n, err := c.Read(make([]byte, 8)); err != nil || n == 0 {
 		t.Fatalf("read in a request: %d bytes, %v", n, err)
 	}
-	if got := c.mark.Load() & markKinds; got != markActive {
+	if got := c.mark.Load() & markMask; got != markActive {
 		t.Fatalf("mark kind after a read in a request = %d, want active (%d)", got, markActive)
 	}
 }

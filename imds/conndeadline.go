@@ -43,7 +43,7 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.reading.Add(-1)
-	if n > 0 && c.clock != nil && c.mark.Load()&markKinds == markIdle {
+	if n > 0 && c.clock != nil && c.mark.Load()&markMask == markIdle {
 		c.mark.Store(c.clock.Load()<<markShift | markHeader)
 	}
 	return n, err
