@@ -22,6 +22,9 @@ OUT=$ROOT/bench/out/ab
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-64}
 DURATION=${BENCH_DURATION:-3s}
+# BENCH_PIN=1: servers on CPU 0, wrk on CPU 1 (see scripts/bench.sh).
+SRV=() GEN=()
+if [[ ${BENCH_PIN:-0} == 1 ]]; then SRV=(taskset -c 0) GEN=(taskset -c 1); fi
 ROLE=demo
 CRED_PATH=/latest/meta-data/iam/security-credentials
 P_MOTO=19400 P_CEIL=19401 P_FIRST=19410
@@ -77,7 +80,7 @@ for spec in "$@"; do
 	if [[ -f $target ]]; then bin=$target; else bin=$(build "$target"); fi
 	name="$i:$target${flags:+ $flags}"
 	# shellcheck disable=SC2086 # flags are words
-	"$bin" serve --config "$OUT/imdsd.yaml" --role-arn "arn:aws:iam::123456789012:role/$ROLE" \
+	"${SRV[@]}" "$bin" serve --config "$OUT/imdsd.yaml" --role-arn "arn:aws:iam::123456789012:role/$ROLE" \
 		--sts-endpoint "http://127.0.0.1:$P_MOTO" --imdsv2 required --listen "127.0.0.1:$port" \
 		--control-socket "$OUT/$i.sock" --state-file "$OUT/$i.state.json" $flags 2>"$OUT/$i.log" &
 	PIDS+=($!)
@@ -88,7 +91,7 @@ for spec in "$@"; do
 done
 t=$(token "${PORT[${NAMES[0]}]}")
 curl -sf -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:${PORT[${NAMES[0]}]}$CRED_PATH/$ROLE" >"$OUT/doc.json"
-"$BIN/ceiling" -listen "127.0.0.1:$P_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
+"${SRV[@]}" "$BIN/ceiling" -listen "127.0.0.1:$P_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
 PIDS+=($!)
 PID[ceiling]=$! PORT[ceiling]=$P_CEIL
 NAMES+=(ceiling)
@@ -102,7 +105,7 @@ for r in $(seq "$ROUNDS"); do
 	for n in "${NAMES[@]}"; do
 		t=$(token "${PORT[$n]}")
 		c0=$(cpu_ticks "${PID[$n]}")
-		out=$(wrk --latency -t2 -c"$CONNS" -d"$DURATION" -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:${PORT[$n]}$CRED_PATH/$ROLE")
+		out=$("${GEN[@]}" wrk --latency -t2 -c"$CONNS" -d"$DURATION" -H "X-aws-ec2-metadata-token: $t" "http://127.0.0.1:${PORT[$n]}$CRED_PATH/$ROLE")
 		c1=$(cpu_ticks "${PID[$n]}")
 		reqs=$(awk '/requests in/ {print $1}' <<<"$out")
 		RPS[$n]=$(awk '/Requests\/sec/ {print int($2)}' <<<"$out")

@@ -30,6 +30,7 @@ ROLE=demo
 ROLE_ARN=arn:aws:iam::123456789012:role/$ROLE
 # Loopback ports; nothing here talks to any other address.
 P_MOTO=19500 P_IMDSD=19254 P_QUIET=19257 P_CEIL=19301 P_MOCK=19338 P_COST=19255 P_START=19256
+P_PIN_IMDSD=19258 P_PIN_CEIL=19302 P_PIN_SDK=19303
 TTL_HEADER="X-aws-ec2-metadata-token-ttl-seconds: 21600"
 CRED_PATH=/latest/meta-data/iam/security-credentials
 
@@ -61,6 +62,7 @@ log "building imdsd, ceiling, imdsbench"
 # -mod=mod: bench/ is its own module over ../ (replace); when imds or roles
 # gain a dependency, its sums are added to bench/go.sum instead of failing.
 (cd "$ROOT/bench" && GOFLAGS=-mod=mod go build -o "$BIN/" ./cmd/ceiling ./cmd/imdsbench)
+(cd "$ROOT/bench" && GOFLAGS=-mod=mod go build -tags sdk -o "$BIN/ceiling-sdk" ./cmd/ceiling)
 ulimit -n 65536 2>/dev/null || true
 
 # --- processes ---------------------------------------------------------------
@@ -196,6 +198,46 @@ for round in $(seq 3); do
 	done
 done
 log "credential GET at a fixed $RATE requests/s: done"
+
+# Latency at saturation with the load generator and the server on separate
+# cores. Above, wrk's two threads and the server's threads share both
+# cores, and a saturated run's p99 is mostly how long the kernel leaves one
+# of them waiting: the same ceiling binary gives 6 to 12 ms from one round
+# to the next. Here each server runs on CPU 0 (Go then runs it with
+# GOMAXPROCS=1) and wrk on CPU 1; a binary's p99 then moves by about 5 %
+# between rounds, and the percentiles are the server's own queue.
+# ceiling-sdk is the ceiling with the AWS SDK's packages linked
+# (bench/cmd/ceiling/sdk.go): what linking the SDK costs, apart from
+# anything imdsd does with it.
+log "credential GET at saturation, servers on CPU 0 and wrk on CPU 1"
+own pinned
+taskset -c 0 "$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_PIN_IMDSD" 2>"$OUT/imdsd-pinned.log" &
+PID_PIN_IMDSD=$!
+PIDS+=("$PID_PIN_IMDSD")
+taskset -c 0 "$BIN/ceiling" -listen "127.0.0.1:$P_PIN_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
+PID_PIN_CEIL=$!
+PIDS+=("$PID_PIN_CEIL")
+taskset -c 0 "$BIN/ceiling-sdk" -listen "127.0.0.1:$P_PIN_SDK" -doc "$OUT/doc.json" -role "$ROLE" &
+PID_PIN_SDK=$!
+PIDS+=("$PID_PIN_SDK")
+declare -A PIN_PORT=([imdsd]=$P_PIN_IMDSD [ceiling]=$P_PIN_CEIL [ceiling-sdk]=$P_PIN_SDK) PIN_TOK
+for c in imdsd ceiling ceiling-sdk; do
+	wait_creds "${PIN_PORT[$c]}"
+	PIN_TOK[$c]=$(token "${PIN_PORT[$c]}")
+done
+for conns in 16 64; do
+	order=(imdsd ceiling ceiling-sdk)
+	for round in $(seq "$ROUNDS"); do
+		for c in "${order[@]}"; do
+			{ taskset -c 1 wrk -t2 -c"$conns" -d"$DURATION" -s "$ROOT/bench/wrk/report.lua" \
+				-H "X-aws-ec2-metadata-token: ${PIN_TOK[$c]}" "http://127.0.0.1:${PIN_PORT[$c]}$CRED_PATH/$ROLE" || true; } |
+				awk -v c="$c" -v n="$conns" -v r="$round" -F'\t' '$1 == "@@" { printf "cred-get-pinned\t%s\t%s\t%s\t%s\t%s\n", c, n, r, $2, $3 }' >>"$RESULTS"
+		done
+		order=("${order[@]:1}" "${order[0]}")
+	done
+	log "pinned credential GET at $conns connections: done"
+done
+for pid in "$PID_PIN_IMDSD" "$PID_PIN_CEIL" "$PID_PIN_SDK"; do stop "$pid"; done
 
 # --- 2. SDK and CLI fetch time ------------------------------------------------
 log "aws-sdk-go-v2 ec2rolecreds fetches"

@@ -38,6 +38,7 @@ func runReport(_ context.Context, args []string, stdout io.Writer) error {
 	for _, lt := range loadTests {
 		reportLoad(w, res, lt.test, lt.title)
 	}
+	reportPinned(w, res)
 	reportSDK(w, res)
 	reportCLI(w, res)
 	reportSTS(w, res)
@@ -115,6 +116,45 @@ func reportLoad(w *mdWriter, res Results, test, title string) {
 			w.f("| %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f |", c, name, rps, msOf(p50), msOf(p90), msOf(p99), msOf(p999),
 				paired(res.pairedRatio(test, name, "ceiling", c, "rps")), vsMock,
 				paired(res.pairedRatio(test, name, "ceiling", c, "p99_us")), errs)
+		}
+	}
+	w.f("")
+}
+
+// pinnedTest is the credential GET at saturation with wrk and the servers
+// on separate cores (scripts/bench.sh).
+const pinnedTest = "cred-get-pinned"
+
+// reportPinned prints the credential GET at saturation on separate cores,
+// with each server's p99 against the ceiling's and against the ceiling's
+// with the AWS SDK linked (ceiling-sdk).
+func reportPinned(w *mdWriter, res Results) {
+	conns := res.conns(pinnedTest)
+	if len(conns) == 0 {
+		return
+	}
+	w.f("### Credential document GET at saturation, wrk and each server on separate cores\n")
+	w.f("| conns | server | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | req/s vs ceiling | p99 vs ceiling | p99 vs ceiling-sdk | errors |")
+	w.f("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, c := range conns {
+		for _, name := range []string{"imdsd", "ceiling", "ceiling-sdk"} {
+			rps, ok := res.median(pinnedTest, name, c, "rps")
+			if !ok {
+				continue
+			}
+			var ms [4]string
+			for i, m := range []string{"p50_us", "p90_us", "p99_us", "p99.9_us"} {
+				v, _ := res.median(pinnedTest, name, c, m)
+				ms[i] = msOf(v)
+			}
+			var errs float64
+			for _, v := range res.values(pinnedTest, name, c, "errors", false) {
+				errs += v
+			}
+			w.f("| %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f |", c, name, rps, ms[0], ms[1], ms[2], ms[3],
+				paired(res.pairedRatio(pinnedTest, name, "ceiling", c, "rps")),
+				paired(res.pairedRatio(pinnedTest, name, "ceiling", c, "p99_us")),
+				paired(res.pairedRatio(pinnedTest, name, "ceiling-sdk", c, "p99_us")), errs)
 		}
 	}
 	w.f("")
@@ -237,6 +277,10 @@ func reportGoals(w *mdWriter, res Results) {
 			p, ok := res.pairedRatio("cred-get", who, "ceiling", conns, "p99_us")
 			add(fmt.Sprintf("%s: credential GET p99 at %d connections ≤ 1.2 × ceiling", who, conns), ok, p <= 1.2, paired(p, ok))
 		}
+	}
+	for _, conns := range []int{16, 64} {
+		p, ok := res.pairedRatio(pinnedTest, "imdsd", "ceiling", conns, "p99_us")
+		add(fmt.Sprintf("imdsd: credential GET p99 at %d connections ≤ 1.2 × ceiling, wrk and server on separate cores", conns), ok, p <= 1.2, paired(p, ok))
 	}
 	a, ok1 := res.one("sdk-fetch", "imdsd", 1, "p50_us")
 	b, ok2 := res.one("sdk-fetch", "ceiling", 1, "p50_us")
