@@ -46,6 +46,11 @@ echo ok
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
 
+step "bench module: go vet and go test (scripts/bench.sh's report tool)"
+# bench/ is its own module (the chart library stays out of imdsd's); the
+# ceiling is vetted with and without the AWS SDK linked.
+(cd bench && go vet ./... && go vet -tags sdk ./cmd/ceiling && go test -race -count=1 ./...)
+
 step "end to end: real clients (scripts/e2e.sh)"
 scripts/e2e.sh
 
