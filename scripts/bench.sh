@@ -3,11 +3,12 @@
 # bench/cmd/ceiling) and against AWS's amazon-ec2-metadata-mock, on loopback
 # only. It installs what it needs (wrk and hey through apt, the mock at a
 # pinned version through go install), runs every contender in turn over
-# several rounds, and stops by itself (about 9 minutes on 2 cores).
+# several rounds, and stops by itself (about 14 minutes on 2 cores).
 #
 # Output: the tables of docs/BENCHMARKS.md on stdout (also bench/out/report.md),
 # the raw rows in bench/out/results.tsv (copied to docs/benchmarks-results.tsv
-# unless BENCH_PUBLISH=0), and the latency chart in docs/benchmarks-latency.png.
+# unless BENCH_PUBLISH=0), and the latency charts in docs/benchmarks-latency.png and
+# docs/benchmarks-latency-pinned.png (the separate-cores test).
 # Not part of scripts/test.sh.
 #
 # Knobs (environment): BENCH_DURATION (wrk run, default 3s), BENCH_ROUNDS
@@ -321,6 +322,7 @@ done
 
 # --- report ----------------------------------------------------------------------
 "$BIN/imdsbench" chart -in "$RESULTS" -out "$CHART"
+"$BIN/imdsbench" chart -in "$RESULTS" -test cred-get-pinned -out "${CHART%.png}-pinned.png"
 [[ ${BENCH_PUBLISH:-1} == 1 ]] && cp "$RESULTS" "$ROOT/docs/benchmarks-results.tsv"
 "$BIN/imdsbench" report -in "$RESULTS" | tee "$OUT/report.md"
 {

@@ -29,6 +29,7 @@ var contenderColors = map[string]color.Color{
 	"imdsd-quiet": color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 	"ceiling":     color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 	"mock":        color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	"ceiling-sdk": color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 }
 
 // runChart draws one panel per connection count: latency percentiles of
@@ -84,10 +85,20 @@ func runChart(_ context.Context, args []string, _ io.Writer) error {
 func latencyPanel(res Results, test string, conns int) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("credential GET, %d connection%s", conns, map[bool]string{true: "s"}[conns > 1])
+	if test == pinnedTest {
+		p.Title.Text += ", separate cores"
+	}
 	p.X.Label.Text = "percentile"
 	p.Y.Label.Text = "latency (ms, log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	if test == pinnedTest {
+		// Within a decade: log ticks would label nothing.
+		p.Y.Label.Text = "latency (ms)"
+		p.Y.Scale = plot.LinearScale{}
+		p.Y.Tick.Marker = plot.DefaultTicks{}
+		p.Y.Min = 0
+	}
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.YOffs = -vg.Millimeter * 3
@@ -97,7 +108,7 @@ func latencyPanel(res Results, test string, conns int) (*plot.Plot, error) {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: cp.label})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	for _, name := range []string{"ceiling", "imdsd", "imdsd-quiet", "mock"} {
+	for _, name := range []string{"ceiling", "ceiling-sdk", "imdsd", "imdsd-quiet", "mock"} {
 		var pts plotter.XYs
 		for i, cp := range chartPercentiles {
 			if v, ok := res.median(test, name, conns, cp.metric); ok && v > 0 {
@@ -114,7 +125,7 @@ func latencyPanel(res Results, test string, conns int) (*plot.Plot, error) {
 		c := contenderColors[name]
 		line.Color, points.Color = c, c
 		line.Width = vg.Points(1.5)
-		if name == "ceiling" {
+		if name == "ceiling" || name == "ceiling-sdk" {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
 		p.Add(line, points)
