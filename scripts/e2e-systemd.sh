@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e-systemd.sh: proves the imdsd .deb under a real systemd.
+# e2e-systemd.sh: proves the imdsd .deb and .rpm under a real systemd.
 #
 # This machine has no systemd as PID 1, so the script boots one: a Debian
 # bookworm root built once by scripts/nspawn-root.sh (cached under .cache/),
@@ -21,6 +21,10 @@
 # assumed-role ARN through 169.254.169.254, and in IPv6 endpoint mode through
 # [fd00:ec2::254]; kill -9 of the main PID: back within 5 s and clients
 # work; dpkg -r then dpkg -P leave no unit, user, address, listener, config.
+# Then the .rpm in the same machine (Debian's rpm, its own database): rpm -i
+# serves, rpm -U restarts it and keeps the user and the config (the old
+# package's %preun and %postun run after the new %post), rpm -e leaves no
+# unit, user, address, listener or binary.
 # Prints "N passed, M failed"; exits non-zero on a failure. Run as root.
 # KEEP_WORK=1 keeps the logs.
 set -euo pipefail
@@ -51,6 +55,9 @@ for v in 1 2; do
 	DEB=$(cd "$ROOT" && VERSION=0.0.0~e2e$v ARCHES=amd64 FORMATS=deb scripts/package.sh | grep '\.deb$' | tail -1)
 	[[ -f $ROOT/$DEB ]] || die "scripts/package.sh built no .deb"
 	mv "$ROOT/$DEB" "$WORK/share/imdsd-$v.deb"
+	RPM=$(cd "$ROOT" && VERSION=0.0.0~e2e$v ARCHES=amd64 FORMATS=rpm scripts/package.sh | grep '\.rpm$' | tail -1)
+	[[ -f $ROOT/$RPM ]] || die "scripts/package.sh built no .rpm"
+	mv "$ROOT/$RPM" "$WORK/share/imdsd-$v.rpm"
 done
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/share/gosdk" ./scripts/gosdk) || die "go build ./scripts/gosdk failed"
 need_moto
@@ -124,18 +131,23 @@ guest curl -fsS -o /dev/null --max-time 5 "$STS/moto-api/" || die "the container
 
 # --- install -----------------------------------------------------------------
 say "install the .deb with a pre-seeded config"
-guest mkdir -p /etc/imdsd
-guest sh -c "cat >/etc/imdsd/imdsd.yaml" <<YAML
+SOURCE_SECRET=e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+# seed: the config and the source credentials, as an admin writes them
+# before installing.
+seed() {
+	guest mkdir -p /etc/imdsd
+	guest sh -c "cat >/etc/imdsd/imdsd.yaml" <<YAML
 role_arn: $ROLE_ARN
 sts_endpoint: $STS
 region: us-east-1
 link_local: true
 YAML
-SOURCE_SECRET=e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-guest sh -c "umask 077; cat >/etc/default/imdsd" <<ENV
+	guest sh -c "umask 077; cat >/etc/default/imdsd" <<ENV
 AWS_ACCESS_KEY_ID=AKIAE2ESYSTEMD000001
 AWS_SECRET_ACCESS_KEY=$SOURCE_SECRET
 ENV
+}
+seed
 T0=$SECONDS
 if guest dpkg -i --force-confold --force-confdef /e2e/imdsd-1.deb >"$WORK/dpkg-i.log" 2>&1; then
 	pass "dpkg -i imdsd.deb ($((SECONDS - T0)) s)"
@@ -257,6 +269,67 @@ check "dpkg -P imdsd" guest dpkg -P imdsd
 check "after dpkg -P: /etc/imdsd, /etc/default/imdsd, /var/lib/imdsd gone" not guest test -e /etc/imdsd -o -e /etc/default/imdsd -o -e /var/lib/imdsd
 check "after dpkg -P: binary gone, package unknown to dpkg" not guest sh -c "test -e /usr/bin/imdsd || dpkg -s imdsd"
 say "removal took $((SECONDS - T0)) s"
+
+# --- the .rpm: install, upgrade, erase ----------------------------------------------
+# The same machine, now without the .deb. Debian's rpm keeps its own
+# database: --nodeps because systemd and the shadow tools are not in it,
+# --force-debian because Debian's rpm refuses to install otherwise. The
+# scriptlets run as on Fedora or RHEL: %pre, then %post with 1 (install) or
+# 2 (upgrade); on upgrade the old package's %preun and %postun run with 1
+# after the new %post, so they must leave the service, its user and its
+# config alone.
+say "the .rpm: install, upgrade, erase"
+RPM_OPTS=(--nodeps --force-debian)
+seed
+T0=$SECONDS
+if guest rpm -i "${RPM_OPTS[@]}" /e2e/imdsd-1.rpm >"$WORK/rpm-i.log" 2>&1; then
+	pass "rpm -i imdsd.rpm ($((SECONDS - T0)) s)"
+else
+	fail "rpm -i imdsd.rpm"
+	cat "$WORK/rpm-i.log"
+fi
+check "rpm: service is active" wait_active
+check "rpm: service is enabled" test "$(guest systemctl is-enabled imdsd)" = enabled
+check "rpm: imdsd serves on 169.254.169.254:80" wait_served http://169.254.169.254
+MAIN_PID=$(guest systemctl show -p MainPID --value imdsd)
+check "rpm: runs as the imdsd user" test "$(guest ps -o user= -p "$MAIN_PID" | tr -d ' ')" = imdsd
+check "rpm: the pre-seeded config is kept (noreplace)" guest grep -qF "sts_endpoint: $STS" /etc/imdsd/imdsd.yaml
+check_client awscli "rpm, IPv4 169.254.169.254"
+check_client gosdk "rpm, IPv6 [fd00:ec2::254]" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
+
+OLD_PID=$MAIN_PID
+if guest rpm -U "${RPM_OPTS[@]}" /e2e/imdsd-2.rpm >"$WORK/rpm-U.log" 2>&1; then
+	pass "rpm -U a newer version (upgrade)"
+else
+	fail "rpm -U a newer version (upgrade)"
+fi
+# The old package's %preun and %postun must do nothing on an upgrade; one
+# that ran its removal (userdel while the service runs, say) would print.
+check "rpm -U printed nothing: the old package's removal scriptlets did nothing" test ! -s "$WORK/rpm-U.log"
+check "rpm: upgraded to 0.0.0~e2e2" test "$(guest rpm -q --qf '%{VERSION}' imdsd)" = 0.0.0~e2e2
+check "rpm: the upgrade restarted the service" test "$(guest systemctl show -p MainPID --value imdsd)" != "$OLD_PID"
+check "rpm: service active after the upgrade" wait_active
+check "rpm: user imdsd kept through the upgrade" guest getent passwd imdsd
+check "rpm: service still enabled after the upgrade" test "$(guest systemctl is-enabled imdsd)" = enabled
+check "rpm: the config survived the upgrade" guest grep -qF "sts_endpoint: $STS" /etc/imdsd/imdsd.yaml
+check "rpm: serving after the upgrade" wait_served http://169.254.169.254
+check_client boto3 "rpm, after the upgrade"
+
+T0=$SECONDS
+check "rpm -e imdsd" guest rpm -e "${RPM_OPTS[0]}" imdsd
+check "after rpm -e: package unknown to rpm" not guest rpm -q imdsd
+check "after rpm -e: unit file gone" not guest test -e /usr/lib/systemd/system/imdsd.service
+check "after rpm -e: service not loaded" unit_gone
+check "after rpm -e: user imdsd gone" not guest getent passwd imdsd
+check "after rpm -e: group imdsd gone" not guest getent group imdsd
+check "after rpm -e: no link-local address" not lo_has 169.254.169.254 -e fd00:ec2::254
+check "after rpm -e: no listener on :80 or :9254" not listener
+check "after rpm -e: no imdsd process" not guest pgrep -x imdsd
+check "after rpm -e: binary and /var/lib/imdsd gone" not guest test -e /usr/bin/imdsd -o -e /var/lib/imdsd
+# rpm keeps a config file an admin changed, as imdsd.yaml.rpmsave.
+check "after rpm -e: the admin's config is kept" guest sh -c \
+	"grep -qsF 'sts_endpoint: $STS' /etc/imdsd/imdsd.yaml.rpmsave || grep -qsF 'sts_endpoint: $STS' /etc/imdsd/imdsd.yaml"
+say "rpm removal took $((SECONDS - T0)) s"
 
 # --- secrets -------------------------------------------------------------------
 guest journalctl --no-pager -o cat >"$WORK/journal.log" 2>&1 || true

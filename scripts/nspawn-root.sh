@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 
 ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 ROOTFS=${IMDSD_NSPAWN_ROOT:-$ROOT_DIR/.cache/nspawn/bookworm}
-PACKAGES=systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates,python3-boto3,awscli,python3-cffi-backend,curl
+PACKAGES=systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates,python3-boto3,awscli,python3-cffi-backend,curl,rpm
 
 need() {
 	local missing=()
