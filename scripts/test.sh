@@ -65,7 +65,7 @@ step "service: cross-builds for macOS and Windows (scripts/crossbuild.sh)"
 scripts/crossbuild.sh
 step "service: SysV init on this machine (scripts/e2e-sysv.sh)"
 scripts/e2e-sysv.sh
-step "service: the .deb under a real systemd in systemd-nspawn (scripts/e2e-systemd.sh)"
+step "service: the .deb and the .rpm under a real systemd in systemd-nspawn (scripts/e2e-systemd.sh)"
 # The Debian root is cached outside the clone so a reused machine builds it once.
 IMDSD_NSPAWN_ROOT=${IMDSD_NSPAWN_ROOT:-/var/cache/imdsd/nspawn-bookworm} scripts/e2e-systemd.sh
 
