@@ -173,18 +173,23 @@ wait_served() {
 	return 1
 }
 
-check "service is active" wait_active
-check "service is enabled" test "$(guest systemctl is-enabled imdsd)" = enabled
-check "imdsd serves on 169.254.169.254:80" wait_served http://169.254.169.254
+# check_running PREFIX: the installed service runs as it should.
+check_running() {
+	local main
+	check "${1}service is active" wait_active
+	check "${1}service is enabled" test "$(guest systemctl is-enabled imdsd)" = enabled
+	check "${1}imdsd serves on 169.254.169.254:80" wait_served http://169.254.169.254
+	main=$(guest systemctl show -p MainPID --value imdsd)
+	check "${1}runs as the imdsd user" test "$(guest ps -o user= -p "$main" | tr -d ' ')" = imdsd
+	check "${1}has only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE" \
+		test "$(guest grep CapEff "/proc/$main/status" | awk '{print $2}')" = 0000000000001400
+	check "${1}169.254.169.254/32 on the container's lo" lo_has 169.254.169.254/32
+	check "${1}fd00:ec2::254/128 on the container's lo" lo_has fd00:ec2::254/128
+}
+check_running ""
 status_out=$(guest imdsd status 2>&1) && rc=0 || rc=$?
 echo "$status_out" >"$WORK/status.log"
 check "imdsd status: exit 0 (running)" test "$rc" = 0
-MAIN_PID=$(guest systemctl show -p MainPID --value imdsd)
-check "runs as the imdsd user" test "$(guest ps -o user= -p "$MAIN_PID" | tr -d ' ')" = imdsd
-check "has only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE" \
-	test "$(guest grep CapEff "/proc/$MAIN_PID/status" | awk '{print $2}')" = 0000000000001400
-check "169.254.169.254/32 on the container's lo" lo_has 169.254.169.254/32
-check "fd00:ec2::254/128 on the container's lo" lo_has fd00:ec2::254/128
 check "this machine's lo is untouched" not host_lo_has
 check "logs in the journal" started_logged
 
@@ -258,13 +263,18 @@ check "serving again after imdsd start" wait_served http://169.254.169.254
 # --- removal -----------------------------------------------------------------
 T0=$SECONDS
 check "dpkg -r imdsd" guest dpkg -r imdsd
-check "after dpkg -r: unit file gone" not guest test -e /usr/lib/systemd/system/imdsd.service
-check "after dpkg -r: service not loaded" unit_gone
-check "after dpkg -r: user imdsd gone" not guest getent passwd imdsd
-check "after dpkg -r: group imdsd gone" not guest getent group imdsd
-check "after dpkg -r: no link-local address" not lo_has 169.254.169.254 -e fd00:ec2::254
-check "after dpkg -r: no listener on :80 or :9254" not listener
-check "after dpkg -r: no imdsd process" not guest pgrep -x imdsd
+# check_removed WHAT: after WHAT, nothing of the service is left running
+# or registered.
+check_removed() {
+	check "after $1: unit file gone" not guest test -e /usr/lib/systemd/system/imdsd.service
+	check "after $1: service not loaded" unit_gone
+	check "after $1: user imdsd gone" not guest getent passwd imdsd
+	check "after $1: group imdsd gone" not guest getent group imdsd
+	check "after $1: no link-local address" not lo_has 169.254.169.254 -e fd00:ec2::254
+	check "after $1: no listener on :80 or :9254" not listener
+	check "after $1: no imdsd process" not guest pgrep -x imdsd
+}
+check_removed "dpkg -r"
 check "dpkg -P imdsd" guest dpkg -P imdsd
 check "after dpkg -P: /etc/imdsd, /etc/default/imdsd, /var/lib/imdsd gone" not guest test -e /etc/imdsd -o -e /etc/default/imdsd -o -e /var/lib/imdsd
 check "after dpkg -P: binary gone, package unknown to dpkg" not guest sh -c "test -e /usr/bin/imdsd || dpkg -s imdsd"
@@ -288,16 +298,12 @@ else
 	fail "rpm -i imdsd.rpm"
 	cat "$WORK/rpm-i.log"
 fi
-check "rpm: service is active" wait_active
-check "rpm: service is enabled" test "$(guest systemctl is-enabled imdsd)" = enabled
-check "rpm: imdsd serves on 169.254.169.254:80" wait_served http://169.254.169.254
-MAIN_PID=$(guest systemctl show -p MainPID --value imdsd)
-check "rpm: runs as the imdsd user" test "$(guest ps -o user= -p "$MAIN_PID" | tr -d ' ')" = imdsd
+check_running "rpm: "
 check "rpm: the pre-seeded config is kept (noreplace)" guest grep -qF "sts_endpoint: $STS" /etc/imdsd/imdsd.yaml
 check_client awscli "rpm, IPv4 169.254.169.254"
 check_client gosdk "rpm, IPv6 [fd00:ec2::254]" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
 
-OLD_PID=$MAIN_PID
+OLD_PID=$(guest systemctl show -p MainPID --value imdsd)
 if guest rpm -U "${RPM_OPTS[@]}" /e2e/imdsd-2.rpm >"$WORK/rpm-U.log" 2>&1; then
 	pass "rpm -U a newer version (upgrade)"
 else
@@ -318,13 +324,7 @@ check_client boto3 "rpm, after the upgrade"
 T0=$SECONDS
 check "rpm -e imdsd" guest rpm -e "${RPM_OPTS[0]}" imdsd
 check "after rpm -e: package unknown to rpm" not guest rpm -q imdsd
-check "after rpm -e: unit file gone" not guest test -e /usr/lib/systemd/system/imdsd.service
-check "after rpm -e: service not loaded" unit_gone
-check "after rpm -e: user imdsd gone" not guest getent passwd imdsd
-check "after rpm -e: group imdsd gone" not guest getent group imdsd
-check "after rpm -e: no link-local address" not lo_has 169.254.169.254 -e fd00:ec2::254
-check "after rpm -e: no listener on :80 or :9254" not listener
-check "after rpm -e: no imdsd process" not guest pgrep -x imdsd
+check_removed "rpm -e"
 check "after rpm -e: binary and /var/lib/imdsd gone" not guest test -e /usr/bin/imdsd -o -e /var/lib/imdsd
 # rpm keeps a config file an admin changed, as imdsd.yaml.rpmsave.
 check "after rpm -e: the admin's config is kept" guest sh -c \
