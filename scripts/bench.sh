@@ -210,35 +210,39 @@ log "credential GET at a fixed $RATE requests/s: done"
 # ceiling-sdk is the ceiling with the AWS SDK's packages linked
 # (bench/cmd/ceiling/sdk.go): what linking the SDK costs, apart from
 # anything imdsd does with it.
-log "credential GET at saturation, servers on CPU 0 and wrk on CPU 1"
-own pinned
-taskset -c 0 "$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_PIN_IMDSD" 2>"$OUT/imdsd-pinned.log" &
-PID_PIN_IMDSD=$!
-PIDS+=("$PID_PIN_IMDSD")
-taskset -c 0 "$BIN/ceiling" -listen "127.0.0.1:$P_PIN_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
-PID_PIN_CEIL=$!
-PIDS+=("$PID_PIN_CEIL")
-taskset -c 0 "$BIN/ceiling-sdk" -listen "127.0.0.1:$P_PIN_SDK" -doc "$OUT/doc.json" -role "$ROLE" &
-PID_PIN_SDK=$!
-PIDS+=("$PID_PIN_SDK")
-declare -A PIN_PORT=([imdsd]=$P_PIN_IMDSD [ceiling]=$P_PIN_CEIL [ceiling-sdk]=$P_PIN_SDK) PIN_TOK
-for c in imdsd ceiling ceiling-sdk; do
-	wait_creds "${PIN_PORT[$c]}"
-	PIN_TOK[$c]=$(token "${PIN_PORT[$c]}")
-done
-for conns in 16 64; do
-	order=(imdsd ceiling ceiling-sdk)
-	for round in $(seq "$ROUNDS"); do
-		for c in "${order[@]}"; do
-			{ taskset -c 1 wrk -t2 -c"$conns" -d"$DURATION" -s "$ROOT/bench/wrk/report.lua" \
-				-H "X-aws-ec2-metadata-token: ${PIN_TOK[$c]}" "http://127.0.0.1:${PIN_PORT[$c]}$CRED_PATH/$ROLE" || true; } |
-				awk -v c="$c" -v n="$conns" -v r="$round" -F'\t' '$1 == "@@" { printf "cred-get-pinned\t%s\t%s\t%s\t%s\t%s\n", c, n, r, $2, $3 }' >>"$RESULTS"
-		done
-		order=("${order[@]:1}" "${order[0]}")
+if (($(nproc) < 2)); then
+	log "credential GET on separate cores: skipped, this machine has $(nproc) CPU"
+else
+	log "credential GET at saturation, servers on CPU 0 and wrk on CPU 1"
+	own pinned
+	taskset -c 0 "$BIN/imdsd" "${IMDSD_ARGS[@]}" "${OWN[@]}" --listen "127.0.0.1:$P_PIN_IMDSD" 2>"$OUT/imdsd-pinned.log" &
+	PID_PIN_IMDSD=$!
+	PIDS+=("$PID_PIN_IMDSD")
+	taskset -c 0 "$BIN/ceiling" -listen "127.0.0.1:$P_PIN_CEIL" -doc "$OUT/doc.json" -role "$ROLE" &
+	PID_PIN_CEIL=$!
+	PIDS+=("$PID_PIN_CEIL")
+	taskset -c 0 "$BIN/ceiling-sdk" -listen "127.0.0.1:$P_PIN_SDK" -doc "$OUT/doc.json" -role "$ROLE" &
+	PID_PIN_SDK=$!
+	PIDS+=("$PID_PIN_SDK")
+	declare -A PIN_PORT=([imdsd]=$P_PIN_IMDSD [ceiling]=$P_PIN_CEIL [ceiling-sdk]=$P_PIN_SDK) PIN_TOK
+	for c in imdsd ceiling ceiling-sdk; do
+		wait_creds "${PIN_PORT[$c]}"
+		PIN_TOK[$c]=$(token "${PIN_PORT[$c]}")
 	done
-	log "pinned credential GET at $conns connections: done"
-done
-for pid in "$PID_PIN_IMDSD" "$PID_PIN_CEIL" "$PID_PIN_SDK"; do stop "$pid"; done
+	for conns in 16 64; do
+		order=(imdsd ceiling ceiling-sdk)
+		for round in $(seq "$ROUNDS"); do
+			for c in "${order[@]}"; do
+				{ taskset -c 1 wrk -t2 -c"$conns" -d"$DURATION" -s "$ROOT/bench/wrk/report.lua" \
+					-H "X-aws-ec2-metadata-token: ${PIN_TOK[$c]}" "http://127.0.0.1:${PIN_PORT[$c]}$CRED_PATH/$ROLE" || true; } |
+					awk -v c="$c" -v n="$conns" -v r="$round" -F'\t' '$1 == "@@" { printf "cred-get-pinned\t%s\t%s\t%s\t%s\t%s\n", c, n, r, $2, $3 }' >>"$RESULTS"
+			done
+			order=("${order[@]:1}" "${order[0]}")
+		done
+		log "pinned credential GET at $conns connections: done"
+	done
+	for pid in "$PID_PIN_IMDSD" "$PID_PIN_CEIL" "$PID_PIN_SDK"; do stop "$pid"; done
+fi
 
 # --- 2. SDK and CLI fetch time ------------------------------------------------
 log "aws-sdk-go-v2 ec2rolecreds fetches"
@@ -322,7 +326,9 @@ done
 
 # --- report ----------------------------------------------------------------------
 "$BIN/imdsbench" chart -in "$RESULTS" -out "$CHART"
-"$BIN/imdsbench" chart -in "$RESULTS" -test cred-get-pinned -out "${CHART%.png}-pinned.png"
+if grep -q '^cred-get-pinned' "$RESULTS"; then
+	"$BIN/imdsbench" chart -in "$RESULTS" -test cred-get-pinned -out "${CHART%.png}-pinned.png"
+fi
 [[ ${BENCH_PUBLISH:-1} == 1 ]] && cp "$RESULTS" "$ROOT/docs/benchmarks-results.tsv"
 "$BIN/imdsbench" report -in "$RESULTS" | tee "$OUT/report.md"
 {
