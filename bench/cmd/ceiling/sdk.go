@@ -10,8 +10,7 @@ package main
 // linking the SDK: the tables those packages build when the program starts
 // (endpoint partitions, operation schemas, compiled regular expressions)
 // stay live for the life of the process, and every garbage collection
-// marks them again (docs/BENCHMARKS.md, "Latency at saturation on separate
-// cores").
+// marks them again (docs/BENCHMARKS.md, "What changed in session 4").
 import (
 	_ "github.com/aws/aws-sdk-go-v2/config"
 	_ "github.com/aws/aws-sdk-go-v2/credentials/stscreds"
