@@ -49,15 +49,15 @@ fi
 # --- build: the cached root, the .deb, the Go probe; moto --------------------
 say "root: scripts/nspawn-root.sh"
 ROOTFS=$("$ROOT/scripts/nspawn-root.sh" | tail -1)
-say "package: scripts/package.sh (amd64 deb, two versions for the upgrade)"
+say "package: scripts/package.sh (amd64 .deb and .rpm, two versions each for the upgrades)"
 mkdir -p "$WORK/share"
 for v in 1 2; do
-	DEB=$(cd "$ROOT" && VERSION=0.0.0~e2e$v ARCHES=amd64 FORMATS=deb scripts/package.sh | grep '\.deb$' | tail -1)
-	[[ -f $ROOT/$DEB ]] || die "scripts/package.sh built no .deb"
-	mv "$ROOT/$DEB" "$WORK/share/imdsd-$v.deb"
-	RPM=$(cd "$ROOT" && VERSION=0.0.0~e2e$v ARCHES=amd64 FORMATS=rpm scripts/package.sh | grep '\.rpm$' | tail -1)
-	[[ -f $ROOT/$RPM ]] || die "scripts/package.sh built no .rpm"
-	mv "$ROOT/$RPM" "$WORK/share/imdsd-$v.rpm"
+	built=$(cd "$ROOT" && VERSION=0.0.0~e2e$v ARCHES=amd64 FORMATS="deb rpm" scripts/package.sh)
+	for ext in deb rpm; do
+		pkg=$(grep "\.$ext\$" <<<"$built" | tail -1)
+		[[ -n $pkg && -f $ROOT/$pkg ]] || die "scripts/package.sh built no .$ext"
+		mv "$ROOT/$pkg" "$WORK/share/imdsd-$v.$ext"
+	done
 done
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/share/gosdk" ./scripts/gosdk) || die "go build ./scripts/gosdk failed"
 need_moto
