@@ -22,6 +22,18 @@ func pipeConn(t *testing.T) (*trackedConn, net.Conn) {
 	return &trackedConn{Conn: srv}, cli
 }
 
+// reapedConn returns a reaper ticking every hour, with the given header
+// limit, an active limit of 3 ticks and an idle limit of 5, and a new
+// connection it tracks. The test's cleanup stops the reaper.
+func reapedConn(t *testing.T, header time.Duration) (*reaper, *trackedConn, net.Conn) {
+	t.Helper()
+	rp := newReaper(header, 3*time.Hour, 5*time.Hour, time.Hour)
+	t.Cleanup(rp.stop)
+	c, cli := pipeConn(t)
+	rp.connState(c, http.StateNew)
+	return rp, c, cli
+}
+
 // isClosed reports whether c's server end was closed: the client end reads
 // EOF at once (a pipe end that is open would block; the read deadline
 // bounds that).
@@ -95,10 +107,7 @@ func TestReaper_Limits(t *testing.T) {
 // first request is bounded by the header limit from accept, as net/http's
 // ReadHeaderTimeout was, not by the longer idle limit.
 func TestReaper_NewConnHasHeaderLimit(t *testing.T) {
-	rp := newReaper(time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
-	defer rp.stop()
-	c, cli := pipeConn(t)
-	rp.connState(c, http.StateNew)
+	rp, _, cli := reapedConn(t, time.Hour)
 	rp.sweep()
 	if isClosed(t, cli) {
 		t.Fatal("new connection closed at its header limit, want after it")
@@ -114,10 +123,7 @@ func TestReaper_NewConnHasHeaderLimit(t *testing.T) {
 // request) must not turn the connection's active limit into the header
 // limit.
 func TestReaper_ReadsInARequestKeepItActive(t *testing.T) {
-	rp := newReaper(time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
-	defer rp.stop()
-	c, cli := pipeConn(t)
-	rp.connState(c, http.StateNew)
+	rp, c, cli := reapedConn(t, time.Hour)
 	rp.connState(c, http.StateActive)
 	go func() { _, _ = cli.Write([]byte("body")) }()
 	if n, err := c.Read(make([]byte, 8)); err != nil || n == 0 {
@@ -131,10 +137,7 @@ func TestReaper_ReadsInARequestKeepItActive(t *testing.T) {
 // TestReaper_Stops: the reaper's goroutine ends when no connection is left,
 // and a new connection starts it again.
 func TestReaper_Stops(t *testing.T) {
-	rp := newReaper(5*time.Hour, 3*time.Hour, 5*time.Hour, time.Hour)
-	defer rp.stop()
-	c, _ := pipeConn(t)
-	rp.connState(c, http.StateNew)
+	rp, c, _ := reapedConn(t, 5*time.Hour)
 	if !rp.sweep() {
 		t.Fatal("reaper stops with a connection open")
 	}
