@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/imdsd/imdsd/config"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,9 +47,9 @@ func TestConfigCheck(t *testing.T) {
 		t.Logf("output:\n%s", out.String())
 	}
 	// Every key of the table is printed.
-	for k := range fileKeys(&Config{}) {
-		if !strings.Contains(out.String(), "\n"+k+":") {
-			t.Errorf("key %s not printed", k)
+	for _, k := range config.Keys() {
+		if !strings.Contains(out.String(), "\n"+k.Name+":") {
+			t.Errorf("key %s not printed", k.Name)
 		}
 	}
 }

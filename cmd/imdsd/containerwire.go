@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"net"
 	"net/http"
 	"net/netip"
@@ -56,15 +57,15 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 	}
 	if cc.Enabled {
 		log := d.log.With("component", "containers")
-		imdsLn := newBridgeListener(cc.Port, cc.cidrs(), log)
+		imdsLn := newBridgeListener(cc.Port, cc.CIDRList(), log)
 		lns := []*bridgeListener{imdsLn}
 		var epLn *bridgeListener
 		if cc.EndpointPort != 0 {
-			epLn = newBridgeListener(cc.EndpointPort, cc.cidrs(), log)
+			epLn = newBridgeListener(cc.EndpointPort, cc.CIDRList(), log)
 			lns = append(lns, epLn)
 		}
 		mgr, err := nat.New(nat.Options{
-			Selector: nat.Selector{Auto: true, Interfaces: cc.Interfaces, CIDRs: cc.cidrs()},
+			Selector: nat.Selector{Auto: true, Interfaces: cc.Interfaces, CIDRs: cc.CIDRList()},
 			Ports:    nat.Ports{IMDS: uint16(cc.Port), Endpoint: uint16(cc.EndpointPort)},
 			OnBridges: func(b []nat.Bridge) {
 				for _, ln := range lns {
@@ -135,12 +136,12 @@ func (d *daemon) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.L
 // container_endpoint.listen (AWS_CONTAINER_CREDENTIALS_FULL_URI with
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). It returns the cleanup that
 // removes the token file.
-func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec ContainerEndpointConfig) (func(), error) {
+func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec config.ContainerEndpoint) (func(), error) {
 	token, err := newEndpointToken()
 	if err != nil {
 		return nil, err
 	}
-	path := ec.tokenFile()
+	path := ec.TokenFilePath()
 	if err := writeTokenFile(path, token, ec.TokenGroup); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"io"
 	"net"
 	"net/http"
@@ -144,12 +145,12 @@ func (d *doctor) listenAddrs() ([]string, string) {
 		}
 	}
 	if path != "" {
-		cfg := defaultConfig()
-		if err := loadConfigFile(path, &cfg); err == nil {
-			return cfg.listenAddrs(), path
+		cfg := config.Default()
+		if err := config.LoadFile(path, &cfg); err == nil {
+			return cfg.ListenAddrs(), path
 		}
 	}
-	return defaultListen, "the defaults"
+	return config.DefaultListen(), "the defaults"
 }
 
 func (d *doctor) checkDaemon(ctx context.Context) result {

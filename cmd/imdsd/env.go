@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"io"
 	"net"
 	"strings"
@@ -64,7 +65,7 @@ func daemonEndpoint(ctx context.Context, f ctlFlags) string {
 			}
 		}
 	}
-	return "http://" + defaultListen[0] + "/"
+	return "http://" + config.DefaultListen()[0] + "/"
 }
 
 func hostIP(addr string) net.IP {

@@ -77,7 +77,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "imdsd: installed (%s), running 'imdsd serve --config %s'; start it with 'imdsd start'\n", svc.Platform(), path)
 	if !cfg.LinkLocal {
-		a := cfg.listenAddrs()[0]
+		a := cfg.ListenAddrs()[0]
 		fmt.Fprintf(stdout, "imdsd: link_local is off, so SDKs need the endpoint; for every user:\n"+
 			"  export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://%s/\n", a)
 	}

@@ -3,27 +3,16 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net"
 
+	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/linklocal"
 )
-
-// linkLocalPort is the port EC2's metadata service answers on.
-const linkLocalPort = "80"
-
-// linkLocalListen returns the listen addresses that link_local adds.
-func linkLocalListen() []string {
-	return []string{
-		net.JoinHostPort(linklocal.IPv4, linkLocalPort),
-		net.JoinHostPort(linklocal.IPv6, linkLocalPort),
-	}
-}
 
 // addLinkLocal puts the metadata addresses on loopback when cfg asks for
 // it, before any listener opens. The returned func takes them off again;
 // the daemon calls it when it stops. Addresses left by a killed daemon are
 // found and kept (linklocal.Add is idempotent).
-func addLinkLocal(cfg Config, log *slog.Logger) (undo func(), err error) {
+func addLinkLocal(cfg config.Config, log *slog.Logger) (undo func(), err error) {
 	if !cfg.LinkLocal {
 		return func() {}, nil
 	}
@@ -32,7 +21,7 @@ func addLinkLocal(cfg Config, log *slog.Logger) (undo func(), err error) {
 		_ = linklocal.Remove(ps...) // do not leave half of them
 		return nil, fmt.Errorf("link_local: %w", err)
 	}
-	log.Info("link-local addresses on loopback", "addrs", linkLocalListen())
+	log.Info("link-local addresses on loopback", "addrs", config.LinkLocalListen())
 	return func() {
 		if err := linklocal.Remove(ps...); err != nil {
 			log.Warn("remove link-local addresses", "err", err)

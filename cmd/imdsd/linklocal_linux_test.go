@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/imdsd/imdsd/config"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -15,7 +16,7 @@ import (
 // port 80 on each beside the configured listener; undo takes them off.
 func TestDaemon_LinkLocalListen(t *testing.T) {
 	netnstest.Run(t, true, func() {
-		cfg := Config{LinkLocal: true, Listen: []string{"127.0.0.1:0"}}
+		cfg := config.Config{LinkLocal: true, Listen: []string{"127.0.0.1:0"}}
 		log := slog.New(slog.DiscardHandler)
 		undo, err := addLinkLocal(cfg, log)
 		if err != nil {
@@ -57,7 +58,7 @@ func TestDaemon_LinkLocalListen(t *testing.T) {
 // namespace where it could be.
 func TestAddLinkLocal_Off(t *testing.T) {
 	netnstest.Run(t, true, func() {
-		undo, err := addLinkLocal(Config{}, slog.New(slog.DiscardHandler))
+		undo, err := addLinkLocal(config.Config{}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Errorf("addLinkLocal with link_local off: %v", err)
 			return

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -23,7 +24,7 @@ import (
 const maxClients = 1024
 
 // reloadFunc reads the configuration again, as at start (file and flags).
-type reloadFunc func() (Config, error)
+type reloadFunc func() (config.Config, error)
 
 // ops is the daemon's operable core.
 type ops struct {
@@ -35,7 +36,7 @@ type ops struct {
 	// instanceID is the instance ID the server serves, for status.
 	instanceID string
 
-	cfg atomic.Pointer[Config]
+	cfg atomic.Pointer[config.Config]
 	set atomic.Pointer[roleSet]
 	use atomic.Pointer[string] // the role chosen with `imdsd use`, or nil
 
@@ -65,7 +66,7 @@ type clientSeen struct {
 
 // newOps resolves the roles of cfg and reads the state file. It starts
 // nothing and opens no socket.
-func newOps(ctx context.Context, cfg Config, log *slog.Logger) (*ops, error) {
+func newOps(ctx context.Context, cfg config.Config, log *slog.Logger) (*ops, error) {
 	o := &ops{log: log, now: time.Now, clients: map[netip.Addr]*clientSeen{}}
 	o.started = o.now()
 	if cfg.MetricsListen != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"net"
 	"os"
 	"os/signal"
@@ -110,7 +111,7 @@ func (o *ops) status() control.Status {
 	set := o.set.Load()
 	st.DefaultRole = o.defaultRole(set)
 	cfg := o.cfg.Load()
-	st.STSEndpoint, st.InstanceID, st.Containers = cfg.STSEndpoint, o.instanceID, cfg.Containers.Enabled
+	st.STSEndpoint, st.InstanceID, st.Containers = cfg.Role.STSEndpoint, o.instanceID, cfg.Containers.Enabled
 	if e, ok := set.byName[st.DefaultRole]; ok {
 		st.Region = e.role.Region
 	}
@@ -188,7 +189,7 @@ func (o *ops) run(ctx context.Context, listen []string) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	defer wg.Wait()
-	if cfg.ControlSocket != controlOff {
+	if cfg.ControlSocket != config.ControlOff {
 		path := cfg.ControlSocket
 		if path == "" {
 			path = control.DefaultPath()

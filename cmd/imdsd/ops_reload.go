@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
-	"slices"
+	"github.com/imdsd/imdsd/config"
 	"strings"
 	"time"
 
@@ -51,7 +50,7 @@ func (o *ops) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
 	if err != nil {
 		return reply, fmt.Errorf("reload: %w", err)
 	}
-	if restart := restartOnly(*o.cfg.Load(), cfg); len(restart) > 0 {
+	if restart := config.RestartKeys(*o.cfg.Load(), cfg); len(restart) > 0 {
 		o.log.Warn("config changes that take effect only after a restart", "keys", restart)
 	}
 	old := o.set.Load()
@@ -102,48 +101,14 @@ func (o *ops) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
 	return reply, nil
 }
 
-// restartOnly lists the keys whose change a reload cannot apply to the
-// running daemon: its sockets and its identity.
-func restartOnly(a, b Config) []string {
-	var keys []string
-	if !slices.Equal(a.listenAddrs(), b.listenAddrs()) || a.LinkLocal != b.LinkLocal {
-		keys = append(keys, "listen")
-	}
-	if a.IMDSv2 != b.IMDSv2 {
-		keys = append(keys, "imdsv2")
-	}
-	if a.InstanceID != b.InstanceID {
-		keys = append(keys, "instance_id")
-	}
-	if a.ControlSocket != b.ControlSocket {
-		keys = append(keys, "control_socket")
-	}
-	if a.MetricsListen != b.MetricsListen {
-		keys = append(keys, "metrics_listen")
-	}
-	if a.LogLevel != b.LogLevel || a.LogFormat != b.LogFormat {
-		keys = append(keys, "log_level/log_format")
-	}
-	if !reflect.DeepEqual(a.Security, b.Security) {
-		keys = append(keys, "hardening and local-user keys")
-	}
-	if !reflect.DeepEqual(a.Containers, b.Containers) || !reflect.DeepEqual(a.ContainerEndpoint, b.ContainerEndpoint) {
-		keys = append(keys, "containers/container_endpoint")
-	}
-	if a.Region != b.Region {
-		keys = append(keys, "region (of the instance identity; STS calls use the new one)")
-	}
-	return keys
-}
-
 // reloader reads the config again exactly as serve did at start: the same
 // flags over the (new) contents of the same file.
 func reloader(args []string) reloadFunc {
-	return func() (Config, error) {
+	return func() (config.Config, error) {
 		var msg strings.Builder
 		cfg, code := loadServeConfig(args, &msg)
 		if code >= 0 {
-			return Config{}, errors.New(strings.TrimSpace(strings.TrimPrefix(msg.String(), "imdsd serve: ")))
+			return config.Config{}, errors.New(strings.TrimSpace(strings.TrimPrefix(msg.String(), "imdsd serve: ")))
 		}
 		return cfg, nil
 	}

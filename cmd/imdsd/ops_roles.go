@@ -16,52 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 
+	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/roles"
 )
 
-// roleDef is one role the config defines, before resolution.
-type roleDef struct {
-	// Name is the role's config name (a key of roles:); "" for the flat
-	// role, which is named after its ARN.
-	Name         string
-	Spec         roles.Spec // MFAToken is never set: no daemon prompts
-	MFASerial    string
-	MFADuration  time.Duration
-	MinRemaining time.Duration
-}
-
-// roleDefs lists the roles cfg defines; the first is the configured
-// default. The config holds one role today; a multi-role config plugs in
-// here, and everything after (reload, use, status) works per role name.
-func roleDefs(cfg Config) []roleDef {
-	var defs []roleDef
-	if cfg.RoleARN != "" || cfg.Profile != "" || len(cfg.Roles) == 0 {
-		defs = append(defs, flatRoleDef(cfg))
-	}
-	return append(defs, namedRoleDefs(cfg)...) // config_multi_roles.go
-}
-
-// flatRoleDef is the role of the flat keys (role_arn, profile, ...).
-func flatRoleDef(cfg Config) roleDef {
-	return roleDef{
-		Spec: roles.Spec{
-			RoleARN:     cfg.RoleARN,
-			Profile:     cfg.Profile,
-			Region:      cfg.Region,
-			STSEndpoint: cfg.STSEndpoint,
-			SessionName: cfg.SessionName,
-			Duration:    cfg.Duration,
-			ExternalID:  cfg.ExternalID,
-		},
-		MFASerial:    cfg.MFASerial,
-		MFADuration:  cfg.MFASessionDuration,
-		MinRemaining: cfg.MinRemaining,
-	}
-}
-
 // roleEntry is one resolved role and its refresher.
 type roleEntry struct {
-	def       roleDef
+	def       roles.Def
 	role      roles.Resolved
 	refresher *roles.Refresher
 	mfa       *roles.MFASession // nil unless the role needs MFA
@@ -78,16 +39,16 @@ type fetchObserver func(role, code string)
 
 // resolveRole resolves def and builds its refresher; it starts nothing.
 // An MFA session of sessions with the same key is reused.
-func resolveRole(ctx context.Context, def roleDef, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession) (*roleEntry, error) {
+func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession) (*roleEntry, error) {
 	e := &roleEntry{def: def}
-	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec, def.MFASerial, def.MFADuration, sessions)
+	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec(), def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		e.mfa = m
 	} else {
-		spec := def.Spec
+		spec := def.Spec()
 		spec.MFAToken = func() (string, error) { return "", roles.ErrMFARequired }
 		if r, err = roles.Resolve(ctx, spec); err != nil {
 			return nil, err
@@ -181,16 +142,6 @@ func (e *roleEntry) waitFetched(ctx context.Context, limit time.Duration) {
 	}
 }
 
-// sameDef reports whether two definitions would resolve the same role the
-// same way, so a reload can keep the running refresher.
-func sameDef(a, b roleDef) bool {
-	return a.Name == b.Name && a.Spec.RoleARN == b.Spec.RoleARN && a.Spec.Profile == b.Spec.Profile &&
-		a.Spec.Region == b.Spec.Region && a.Spec.STSEndpoint == b.Spec.STSEndpoint &&
-		a.Spec.SessionName == b.Spec.SessionName && a.Spec.Duration == b.Spec.Duration &&
-		a.Spec.ExternalID == b.Spec.ExternalID && a.MFASerial == b.MFASerial &&
-		a.MFADuration == b.MFADuration && a.MinRemaining == b.MinRemaining
-}
-
 // roleSet is the daemon's roles at one moment; it is never changed once
 // published, a reload publishes a new one.
 type roleSet struct {
@@ -203,7 +154,7 @@ func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
 
 // buildSet resolves every role of cfg, reusing the running entries of prev
 // whose definition did not change. It starts nothing.
-func buildSet(ctx context.Context, cfg Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
+func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
 	set := &roleSet{byName: map[string]*roleEntry{}}
 	sessions := map[string]*roles.MFASession{}
 	if prev != nil {
@@ -213,7 +164,7 @@ func buildSet(ctx context.Context, cfg Config, prev *roleSet, log *slog.Logger, 
 			}
 		}
 	}
-	for i, def := range roleDefs(cfg) {
+	for i, def := range cfg.RoleDefs() {
 		e, err := resolveRole(ctx, def, log, observe, sessions)
 		if err != nil {
 			return nil, err
@@ -225,7 +176,7 @@ func buildSet(ctx context.Context, cfg Config, prev *roleSet, log *slog.Logger, 
 		if def.Name != "" {
 			name = def.Name
 		}
-		if old, ok := prev.lookup(name); ok && sameDef(old.def, def) {
+		if old, ok := prev.lookup(name); ok && old.def == def {
 			e = old
 		}
 		if set.has(name) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/imdsd/imdsd/config"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -44,7 +45,7 @@ func fakeEntry(t *testing.T, name string) *roleEntry {
 func fakeOps(t *testing.T, stateFile string, names ...string) *ops {
 	t.Helper()
 	o := &ops{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, clients: map[netip.Addr]*clientSeen{}}
-	cfg := Config{Ops: Ops{StateFile: stateFile}}
+	cfg := config.Config{StateFile: stateFile}
 	o.cfg.Store(&cfg)
 	set := &roleSet{byName: map[string]*roleEntry{}, def: names[0]}
 	for _, n := range names {

@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/imdsd/imdsd/config"
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/imdsd/imdsd/imds"
 )
@@ -54,15 +50,15 @@ func testUsers() *fakeUsers {
 }
 
 func TestUserRules_Decide(t *testing.T) {
-	cfg := UserRulesConfig{
+	cfg := config.Users{
 		AllowUIDs:   []string{"alice", "1004"},
 		AllowGroups: []string{"developers"},
-		UserRoles: []UserRole{
+		UserRoles: []config.UserRole{
 			{User: "bob", Role: "readonly"},
 			{Group: "admins", Role: "admin"},
 		},
 	}
-	rules, err := cfg.compile([]string{"dev", "readonly", "admin"}, testUsers())
+	rules, err := compileUserRules(cfg, []string{"dev", "readonly", "admin"}, testUsers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +99,15 @@ func TestUserRules_Decide(t *testing.T) {
 func TestUserRules_CompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  UserRulesConfig
+		cfg  config.Users
 		want error
 	}{
-		{"unknown user", UserRulesConfig{AllowUIDs: []string{"mallory"}}, errUnknownUser},
-		{"unknown group", UserRulesConfig{AllowGroups: []string{"nobody-group"}}, errUnknownGroup},
-		{"role not served", UserRulesConfig{UserRoles: []UserRole{{User: "bob", Role: "prod"}}}, errUnservedRole},
+		{"unknown user", config.Users{AllowUIDs: []string{"mallory"}}, errUnknownUser},
+		{"unknown group", config.Users{AllowGroups: []string{"nobody-group"}}, errUnknownGroup},
+		{"role not served", config.Users{UserRoles: []config.UserRole{{User: "bob", Role: "prod"}}}, errUnservedRole},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.cfg.compile([]string{"dev"}, testUsers())
+			_, err := compileUserRules(tc.cfg, []string{"dev"}, testUsers())
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("compile: %v, want %v", err, tc.want)
 			}
@@ -122,8 +118,7 @@ func TestUserRules_CompileErrors(t *testing.T) {
 // TestUserRules_Filter: the filter serves the default role through the
 // source, a named role through the lookup, and refuses the rest.
 func TestUserRules_Filter(t *testing.T) {
-	rules, err := UserRulesConfig{AllowUIDs: []string{"alice"}, UserRoles: []UserRole{{User: "bob", Role: "readonly"}}}.
-		compile([]string{"dev", "readonly"}, testUsers())
+	rules, err := compileUserRules(config.Users{AllowUIDs: []string{"alice"}, UserRoles: []config.UserRole{{User: "bob", Role: "readonly"}}}, []string{"dev", "readonly"}, testUsers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +154,7 @@ func TestUserRules_Filter(t *testing.T) {
 
 func TestGroupCache_CachesPerUID(t *testing.T) {
 	db := testUsers()
-	rules, err := UserRulesConfig{AllowGroups: []string{"developers"}}.compile(nil, db)
+	rules, err := compileUserRules(config.Users{AllowGroups: []string{"developers"}}, nil, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,112 +168,8 @@ func TestGroupCache_CachesPerUID(t *testing.T) {
 	}
 }
 
-func TestDecodeConfig_SecurityKeys(t *testing.T) {
-	c := defaultConfig()
-	err := decodeConfig([]byte(`
-allowed_hosts: [imds.internal]
-hop_limit: 1
-rate_limit: 50
-rate_burst: 100
-max_conns_per_client: 8
-allow_uids: [1000, alice]
-allow_groups: developers
-user_roles:
-  - {user: bob, role: readonly}
-  - {group: admins, role: admin}
-`), &c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := SecurityConfig{
-		AllowedHosts: []string{"imds.internal"}, HopLimit: 1, RateLimit: 50, RateBurst: 100, MaxConnsPerClient: 8,
-		Users: UserRulesConfig{
-			AllowUIDs: []string{"1000", "alice"}, AllowGroups: []string{"developers"},
-			UserRoles: []UserRole{{User: "bob", Role: "readonly"}, {Group: "admins", Role: "admin"}},
-		},
-	}
-	if d := cmp.Diff(want, c.Security); d != "" {
-		t.Fatalf("security config (-want +got):\n%s", d)
-	}
-	for _, bad := range []string{
-		"hop_limit: one\n", "rate_limit: 1.5\n", "allow_uids: {a: b}\n",
-		"user_roles: bob\n", "user_roles: [{user: bob, role: x, extra: 1}]\n",
-	} {
-		c := defaultConfig()
-		if err := decodeConfig([]byte(bad), &c); err == nil {
-			t.Errorf("decode %q: no error", bad)
-		}
-	}
-}
-
-func TestValidateConfig_Security(t *testing.T) {
-	base := func() Config {
-		c := defaultConfig()
-		c.RoleARN = "arn:aws:iam::123456789012:role/app"
-		return c
-	}
-	field := func(k string) string { return k }
-	for _, tc := range []struct {
-		name  string
-		edit  func(*Config)
-		field string
-	}{
-		{"hop limit 256", func(c *Config) { c.Security.HopLimit = 256 }, "hop_limit"},
-		{"negative rate", func(c *Config) { c.Security.RateLimit = -1 }, "rate_limit"},
-		{"negative conns", func(c *Config) { c.Security.MaxConnsPerClient = -1 }, "max_conns_per_client"},
-		{"host with a path", func(c *Config) { c.Security.AllowedHosts = []string{"a/b"} }, "allowed_hosts"},
-		{"user role without role", func(c *Config) { c.Security.Users.UserRoles = []UserRole{{User: "bob"}} }, "user_roles"},
-		{"user role with user and group", func(c *Config) {
-			c.Security.Users.UserRoles = []UserRole{{User: "bob", Group: "g", Role: "r"}}
-		}, "user_roles"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := base()
-			tc.edit(&c)
-			var ce *ConfigError
-			if err := c.validate(field); !errors.As(err, &ce) || ce.Field != tc.field {
-				t.Fatalf("validate: %v, want a ConfigError on %s", err, tc.field)
-			}
-		})
-	}
-	c := base()
-	c.Security.HopLimit = 1
-	if err := c.validate(field); err != nil {
-		t.Fatalf("hop_limit 1: %v", err)
-	}
-}
-
-// TestLoadConfigFile_RefusesWritableByOthers: a config file the group or
-// others can write is refused; 0600 and 0640 are accepted.
-func TestLoadConfigFile_RefusesWritableByOthers(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		mode os.FileMode
-		ok   bool
-	}{{0o600, true}, {0o640, true}, {0o644, true}, {0o660, false}, {0o602, false}, {0o666, false}, {0o622, false}} {
-		p := filepath.Join(dir, "imdsd.yaml")
-		if err := os.WriteFile(p, []byte("region: eu-west-1\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, tc.mode); err != nil {
-			t.Fatal(err)
-		}
-		c := defaultConfig()
-		err := loadConfigFile(p, &c)
-		if tc.ok && err != nil {
-			t.Errorf("mode %04o: %v, want accepted", tc.mode, err)
-		}
-		if !tc.ok && !errors.Is(err, errConfigWritable) {
-			t.Errorf("mode %04o: %v, want errConfigWritable", tc.mode, err)
-		}
-		if !tc.ok && err != nil && !strings.Contains(err.Error(), "chmod go-w") {
-			t.Errorf("mode %04o: message %q does not say how to fix it", tc.mode, err)
-		}
-	}
-}
-
 func TestHarden_Options(t *testing.T) {
-	cfg := defaultConfig()
+	cfg := config.Default()
 	cfg.Listen = []string{"127.0.0.1:9254", "172.17.0.1:9254"}
 	cfg.Security.AllowedHosts = []string{"imds.internal"}
 	cfg.Security.HopLimit = 1

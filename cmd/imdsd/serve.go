@@ -10,9 +10,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/imds"
 	"github.com/imdsd/imdsd/roles"
 )
@@ -43,53 +45,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // loadServeConfig parses flags over the config file and validates the
 // result. It returns a code >= 0 when the command must exit with it.
-func loadServeConfig(args []string, stderr io.Writer) (Config, int) {
-	var f serveFlags
-	fs := newServeFlagSet(&f)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: imdsd serve [flags]")
-			fs.PrintDefaults()
-			return Config{}, exitOK
-		}
+func loadServeConfig(args []string, stderr io.Writer) (config.Config, int) {
+	f := config.NewFlags("imdsd serve")
+	cfg, err := f.Parse(args, os.Getenv)
+	var argErr *config.ArgError
+	switch {
+	case err == nil:
+		return cfg, -1
+	case errors.Is(err, flag.ErrHelp):
+		fs := f.FlagSet()
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "usage: imdsd serve [flags]")
+		fs.PrintDefaults()
+		return config.Config{}, exitOK
+	case errors.As(err, &argErr) && !strings.HasPrefix(argErr.Error(), "unexpected argument"):
 		fmt.Fprintf(stderr, "imdsd serve: %v (run 'imdsd serve -h' for usage)\n", err)
-		return Config{}, exitUsage
+	default:
+		fmt.Fprintf(stderr, "imdsd serve: %v\n", err)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "imdsd serve: unexpected argument %q\n", fs.Arg(0))
-		return Config{}, exitUsage
-	}
-	cfg := defaultConfig()
-	if f.configPath != "" {
-		if err := loadConfigFile(f.configPath, &cfg); err != nil {
-			fmt.Fprintf(stderr, "imdsd serve: %v\n", err)
-			return Config{}, exitUsage
-		}
-	}
-	f.merge(fs, &cfg)
-	if cfg.Profile == "" && cfg.RoleARN == "" {
-		cfg.Profile = os.Getenv("AWS_PROFILE")
-	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	field := func(key string) string {
-		if name := flagName(key); set[name[2:]] || f.configPath == "" {
-			return name
-		}
-		return key
-	}
-	if err := cfg.validate(field); err != nil {
-		fmt.Fprintf(stderr, "imdsd serve: %v\n", withConfigLine(err, f.configPath))
-		return Config{}, exitUsage
-	}
-	return cfg, -1
+	return config.Config{}, exitUsage
 }
 
 // daemon is one running imdsd: its roles (ops.go) and the IMDS server.
 type daemon struct {
-	cfg    Config
+	cfg    config.Config
 	log    *slog.Logger
 	role   roles.Resolved
 	ops    *ops
@@ -97,7 +76,7 @@ type daemon struct {
 }
 
 // newDaemon resolves the role and builds the server. It opens no socket.
-func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, error) {
+func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) (*daemon, error) {
 	o, err := newOps(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -106,7 +85,7 @@ func newDaemon(ctx context.Context, cfg Config, log *slog.Logger) (*daemon, erro
 	opts, err := harden(cfg, log, o.set.Load().order, o.namedRole, imds.Options{
 		Source:        o,
 		Observe:       o.observeRequest(),
-		TokenRequired: cfg.IMDSv2 == imdsv2Required,
+		TokenRequired: cfg.IMDSv2 == config.IMDSv2Required,
 		Region:        role.Region,
 		InstanceID:    cfg.InstanceID,
 		AccountID:     role.AccountID,
@@ -178,7 +157,7 @@ func (d *daemon) run(ctx context.Context) error {
 // listen opens every listen address. A default address that cannot be
 // opened because the machine lacks that address family (no IPv6) is logged
 // and skipped; an address the user asked for must open.
-func listen(cfg Config, log *slog.Logger) ([]net.Listener, error) {
+func listen(cfg config.Config, log *slog.Logger) ([]net.Listener, error) {
 	var lns []net.Listener
 	fail := func(err error) ([]net.Listener, error) {
 		for _, ln := range lns {
@@ -186,7 +165,7 @@ func listen(cfg Config, log *slog.Logger) ([]net.Listener, error) {
 		}
 		return nil, err
 	}
-	for _, a := range cfg.listenAddrs() {
+	for _, a := range cfg.ListenAddrs() {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			if len(cfg.Listen) == 0 && errors.Is(err, syscall.EADDRNOTAVAIL) {

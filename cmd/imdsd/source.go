@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -64,7 +65,7 @@ const maxWarned = 1024
 // has reports whether a role name is served. container names the caller's
 // container when the route had to identify it (for status and the audit
 // line), so nobody looks it up a second time.
-func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, def string, has func(string) bool) (role, container string, err error) {
+func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *config.Config, def string, has func(string) bool) (role, container string, err error) {
 	remote := c.Remote.Addr()
 	host := remote.IsLoopback() || remote == c.Local.Addr()
 	isContainer := (r.onBridge != nil && r.onBridge(c.Local.Addr())) || (!host && r.finder != nil)
@@ -109,13 +110,13 @@ func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, de
 	if err != nil {
 		return "", "", err
 	}
-	want, ok := ct.Label(containerRoleLabel)
+	want, ok := ct.Label(config.ContainerRoleLabel)
 	if !ok {
 		role, err := r.named(cfg.Containers.DefaultRole, has)
 		return role, ct.Name, err
 	}
-	if want == roleNone || !has(want) {
-		if want != roleNone {
+	if want == config.RoleNone || !has(want) {
+		if want != config.RoleNone {
 			r.warnUnknown(ct, want)
 		}
 		return "", ct.Name, imds.ErrNoRole
@@ -124,7 +125,7 @@ func (r *clientRouter) route(ctx context.Context, c imds.Caller, cfg *Config, de
 }
 
 // matches reports whether every condition of rule holds for the caller.
-func matches(rule ClientRule, remote netip.Addr, container bool, identify func() (*containers.Container, error)) (bool, error) {
+func matches(rule config.ClientRule, remote netip.Addr, container bool, identify func() (*containers.Container, error)) (bool, error) {
 	if rule.CIDR.IsValid() && !rule.CIDR.Contains(remote) {
 		return false, nil
 	}
@@ -136,7 +137,7 @@ func matches(rule ClientRule, remote netip.Addr, container bool, identify func()
 		if err != nil {
 			return false, err
 		}
-		if v, ok := ct.Label(containerRoleLabel); !ok || v != rule.ContainerLabel {
+		if v, ok := ct.Label(config.ContainerRoleLabel); !ok || v != rule.ContainerLabel {
 			return false, nil
 		}
 	}
@@ -145,7 +146,7 @@ func matches(rule ClientRule, remote netip.Addr, container bool, identify func()
 
 // named returns a rule's role.
 func (r *clientRouter) named(role string, has func(string) bool) (string, error) {
-	if role == roleNone || !has(role) {
+	if role == config.RoleNone || !has(role) {
 		return "", imds.ErrNoRole
 	}
 	return role, nil
@@ -164,7 +165,7 @@ func (r *clientRouter) warnUnknown(ct *containers.Container, want string) {
 	r.warnMu.Unlock()
 	if !seen {
 		r.log.Warn("container refused: its label names a role the config does not offer",
-			"container", ct.Name, "id", shortID(ct.ID), "label", containerRoleLabel+"="+want)
+			"container", ct.Name, "id", shortID(ct.ID), "label", config.ContainerRoleLabel+"="+want)
 	}
 }
 

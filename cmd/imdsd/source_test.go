@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/imdsd/imdsd/config"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -36,7 +37,7 @@ func finderOf(byIP map[string]containers.Container) fakeFinder {
 func labelled(id, role string) containers.Container {
 	c := containers.Container{ID: id, Name: "ctr-" + id}
 	if role != "" {
-		c.Labels = map[string]string{containerRoleLabel: role}
+		c.Labels = map[string]string{config.ContainerRoleLabel: role}
 	}
 	return c
 }
@@ -59,7 +60,7 @@ func TestClientRouter_Route(t *testing.T) {
 		return containers.Container{}, containers.ErrUnreachable
 	}}
 	has := func(n string) bool { return n == "host" || n == "role-a" || n == "role-b" || n == "batch" }
-	rules := []ClientRule{
+	rules := []config.ClientRule{
 		{CIDR: netip.MustParsePrefix("10.1.0.0/16"), Role: "batch"},
 		{ContainerLabel: "frontend", Role: "role-a"},
 		{CIDR: netip.MustParsePrefix("172.17.0.8/32"), Role: "none"},
@@ -102,7 +103,7 @@ func TestClientRouter_Route(t *testing.T) {
 			if tc.finder != nil {
 				r.finder = tc.finder
 			}
-			got, _, err := r.route(context.Background(), tc.c, &Config{Clients: rules}, "host", has)
+			got, _, err := r.route(context.Background(), tc.c, &config.Config{Clients: rules}, "host", has)
 			if tc.err == nil {
 				if err != nil || got != tc.want {
 					t.Fatalf("got %q, %v; want %q", got, err, tc.want)
@@ -129,7 +130,7 @@ func TestClientRouter_ContainerDefault(t *testing.T) {
 			"172.17.0.5": labelled("bogus", "bogus"),
 		}),
 	}
-	cfg := &Config{Containers: ContainersConfig{DefaultRole: "role-b"}}
+	cfg := &config.Config{Containers: config.Containers{DefaultRole: "role-b"}}
 	has := func(n string) bool { return n == "role-b" }
 	if got, _, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), cfg, "host", has); err != nil || got != "role-b" {
 		t.Errorf("unlabelled: got %q, %v; want role-b", got, err)
@@ -148,7 +149,7 @@ func TestClientRouter_UnknownLabelLogged(t *testing.T) {
 		finder: finderOf(map[string]containers.Container{"172.17.0.5": labelled("0123456789abcdef", "bogus")}),
 	}
 	for range 3 {
-		if _, _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), &Config{}, "host", func(string) bool { return false }); !errors.Is(err, imds.ErrNoRole) {
+		if _, _, err := r.route(context.Background(), caller("172.17.0.5:1", "172.17.0.1:9254"), &config.Config{}, "host", func(string) bool { return false }); !errors.Is(err, imds.ErrNoRole) {
 			t.Fatalf("got %v, want ErrNoRole", err)
 		}
 	}
@@ -198,11 +199,11 @@ func TestClientRouter_NamesTheContainer(t *testing.T) {
 		finder: finderOf(map[string]containers.Container{"172.17.0.4": labelled("web-1", "role-b")}),
 	}
 	has := func(n string) bool { return n == "role-b" }
-	role, ct, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), &Config{}, "host", has)
+	role, ct, err := r.route(context.Background(), caller("172.17.0.4:1", "172.17.0.1:9254"), &config.Config{}, "host", has)
 	if err != nil || role != "role-b" || ct != "ctr-web-1" {
 		t.Errorf("container: got %q, %q, %v; want role-b, ctr-web-1", role, ct, err)
 	}
-	role, ct, err = r.route(context.Background(), caller("127.0.0.1:1", "127.0.0.1:9254"), &Config{}, "host", has)
+	role, ct, err = r.route(context.Background(), caller("127.0.0.1:1", "127.0.0.1:9254"), &config.Config{}, "host", has)
 	if err != nil || role != "host" || ct != "" {
 		t.Errorf("host caller: got %q, %q, %v; want host and no container", role, ct, err)
 	}

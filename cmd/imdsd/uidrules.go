@@ -22,55 +22,21 @@ import (
 	"errors"
 	"fmt"
 	"os/user"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/imds"
-	"github.com/imdsd/imdsd/peercred"
 )
-
-// UserRulesConfig is the local-user part of the config file.
-type UserRulesConfig struct {
-	AllowUIDs   []string // allow_uids: uids or user names
-	AllowGroups []string // allow_groups: gids or group names
-	UserRoles   []UserRole
-}
-
-// UserRole gives Role to a user or to a group's members (user_roles).
-type UserRole struct {
-	User  string
-	Group string
-	Role  string
-}
 
 // Local-user rule errors.
 var (
-	errUIDUnsupported = errors.New("needs the peer uid of a connection, which imdsd can find on Linux only")
-	errUnknownUser    = errors.New("no such user")
-	errUnknownGroup   = errors.New("no such group")
-	errBadUserRole    = errors.New("each entry needs role and exactly one of user or group")
-	errUnservedRole   = errors.New("is not a role this daemon serves")
+	errUnknownUser  = errors.New("no such user")
+	errUnknownGroup = errors.New("no such group")
+	errUnservedRole = errors.New("is not a role this daemon serves")
 )
-
-func (u UserRulesConfig) enabled() bool {
-	return len(u.AllowUIDs)+len(u.AllowGroups)+len(u.UserRoles) > 0
-}
-
-// validate checks what can be checked without the user database.
-func (u UserRulesConfig) validate(field func(string) string) error {
-	if u.enabled() && !peercred.Supported {
-		return &ConfigError{Field: field("allow_uids"), Err: errUIDUnsupported}
-	}
-	for _, r := range u.UserRoles {
-		if r.Role == "" || (r.User == "") == (r.Group == "") {
-			return &ConfigError{Field: field("user_roles"), Err: errBadUserRole}
-		}
-	}
-	return nil
-}
 
 // userDB is the part of the user database the rules need; tests fake it.
 type userDB interface {
@@ -79,7 +45,7 @@ type userDB interface {
 	Groups(uid int) ([]int, error)
 }
 
-// userRules are UserRulesConfig resolved to ids.
+// userRules are config.Users resolved to ids.
 type userRules struct {
 	allowUIDs map[int]bool
 	allowGIDs map[int]bool
@@ -96,20 +62,20 @@ type gidRole struct {
 // compile resolves names to ids (an unknown user or group is a config
 // error at start, not a silent no-match) and checks that every role named
 // is one of roleNames.
-func (u UserRulesConfig) compile(roleNames []string, db userDB) (*userRules, error) {
+func compileUserRules(u config.Users, roleNames []string, db userDB) (*userRules, error) {
 	r := &userRules{allowUIDs: map[int]bool{}, allowGIDs: map[int]bool{}, byUID: map[int]string{},
 		groups: &groupCache{db: db, ttl: time.Minute, now: time.Now, m: map[int]groupEntry{}}}
 	for _, v := range u.AllowUIDs {
 		id, err := db.UID(v)
 		if err != nil {
-			return nil, &ConfigError{Field: "allow_uids", Value: v, Err: err}
+			return nil, &config.Error{Field: "allow_uids", Value: v, Err: err}
 		}
 		r.allowUIDs[id] = true
 	}
 	for _, v := range u.AllowGroups {
 		id, err := db.GID(v)
 		if err != nil {
-			return nil, &ConfigError{Field: "allow_groups", Value: v, Err: err}
+			return nil, &config.Error{Field: "allow_groups", Value: v, Err: err}
 		}
 		r.allowGIDs[id] = true
 	}
@@ -119,12 +85,12 @@ func (u UserRulesConfig) compile(roleNames []string, db userDB) (*userRules, err
 	}
 	for _, ur := range u.UserRoles {
 		if !served[ur.Role] {
-			return nil, &ConfigError{Field: "user_roles", Value: ur.Role, Err: errUnservedRole}
+			return nil, &config.Error{Field: "user_roles", Value: ur.Role, Err: errUnservedRole}
 		}
 		if ur.User != "" {
 			id, err := db.UID(ur.User)
 			if err != nil {
-				return nil, &ConfigError{Field: "user_roles", Value: ur.User, Err: err}
+				return nil, &config.Error{Field: "user_roles", Value: ur.User, Err: err}
 			}
 			if _, dup := r.byUID[id]; !dup {
 				r.byUID[id] = ur.Role
@@ -133,7 +99,7 @@ func (u UserRulesConfig) compile(roleNames []string, db userDB) (*userRules, err
 		}
 		id, err := db.GID(ur.Group)
 		if err != nil {
-			return nil, &ConfigError{Field: "user_roles", Value: ur.Group, Err: err}
+			return nil, &config.Error{Field: "user_roles", Value: ur.Group, Err: err}
 		}
 		r.byGID = append(r.byGID, gidRole{id, ur.Role})
 	}
@@ -166,7 +132,7 @@ func (r *userRules) decide(c imds.Caller) (string, error) {
 		gids = r.groups.get(c.UID)
 	}
 	for _, g := range r.byGID {
-		if containsInt(gids, g.gid) {
+		if slices.Contains(gids, g.gid) {
 			return g.role, nil
 		}
 	}
@@ -202,15 +168,6 @@ func (r *userRules) filter(src imds.Source, named func(string) (imds.Role, bool)
 		}
 		return role, nil
 	})
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // groupCache remembers each uid's groups for ttl: reading the group
@@ -291,67 +248,3 @@ func (systemUsers) Groups(uid int) ([]int, error) {
 	}
 	return out, nil
 }
-
-// idListValue decodes a list of uids/gids or names (allow_uids,
-// allow_groups): numbers and strings both.
-func idListValue(dst *[]string) func(*yaml.Node) error {
-	return func(n *yaml.Node) error {
-		items := []*yaml.Node{n}
-		if n.Kind == yaml.SequenceNode {
-			items = n.Content
-		}
-		out := make([]string, 0, len(items))
-		for _, it := range items {
-			if it.Kind != yaml.ScalarNode || (it.Tag != "!!str" && it.Tag != "!!int") || it.Value == "" {
-				return errNotIDList
-			}
-			out = append(out, it.Value)
-		}
-		*dst = out
-		return nil
-	}
-}
-
-// idValue decodes one user, group or role name; a uid or gid may be
-// written as a number.
-func idValue(dst *string) func(*yaml.Node) error {
-	return func(n *yaml.Node) error {
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int") {
-			return errNotUserRoles
-		}
-		*dst = n.Value
-		return nil
-	}
-}
-
-// userRolesValue decodes user_roles: a list of {user|group, role}.
-func userRolesValue(dst *[]UserRole) func(*yaml.Node) error {
-	return func(n *yaml.Node) error {
-		if n.Kind != yaml.SequenceNode {
-			return errNotUserRoles
-		}
-		out := make([]UserRole, 0, len(n.Content))
-		for i, it := range n.Content {
-			if it.Kind != yaml.MappingNode {
-				return errNotUserRoles
-			}
-			var ur UserRole
-			err := mappingValue(fmt.Sprintf("user_roles[%d]", i), it, map[string]func(*yaml.Node) error{
-				"user":  idValue(&ur.User),
-				"group": idValue(&ur.Group),
-				"role":  idValue(&ur.Role),
-			})
-			if err != nil {
-				return err
-			}
-			out = append(out, ur)
-		}
-		*dst = out
-		return nil
-	}
-}
-
-var (
-	errNotIDList    = errors.New("must be a uid/gid or name, or a list of them")
-	errNotUserRoles = errors.New("must be a list of {user: NAME_OR_UID, role: ROLE} or {group: NAME_OR_GID, role: ROLE}")
-)

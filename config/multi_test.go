@@ -1,7 +1,8 @@
-package main
+package config
 
 import (
 	"errors"
+	"github.com/imdsd/imdsd/roles"
 	"net/netip"
 	"strings"
 	"testing"
@@ -36,28 +37,28 @@ container_endpoint:
 `
 
 func TestDecodeConfig_Multi(t *testing.T) {
-	got := defaultConfig()
-	if err := decodeConfig([]byte(multiYAML), &got); err != nil {
+	got := Default()
+	if err := Decode([]byte(multiYAML), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := defaultConfig()
-	want.RoleARN = "arn:aws:iam::123456789012:role/host"
-	want.Roles = []RoleConfig{
-		{Name: "web", RoleARN: "arn:aws:iam::123456789012:role/web", Duration: 2 * time.Hour, Line: 4},
-		{Name: "batch", Profile: "batch", Region: "eu-west-1", ExternalID: "ext-12", Line: 7},
+	want := Default()
+	want.Role.RoleARN = "arn:aws:iam::123456789012:role/host"
+	want.Roles = []NamedRole{
+		{Def: roles.Def{Name: "web", RoleARN: "arn:aws:iam::123456789012:role/web", Duration: 2 * time.Hour}, Line: 4},
+		{Def: roles.Def{Name: "batch", Profile: "batch", Region: "eu-west-1", ExternalID: "ext-12"}, Line: 7},
 	}
 	want.Clients = []ClientRule{
 		{CIDR: netip.MustParsePrefix("10.1.0.0/16"), Role: "batch", Line: 9},
 		{ContainerLabel: "frontend", Role: "web", Line: 10},
 		{CIDR: netip.MustParsePrefix("172.17.0.9/32"), ContainerLabel: "x", Role: "none", Line: 11},
 	}
-	want.Containers = ContainersConfig{Enabled: true, Interfaces: []string{"virbr0"}, CIDRs: []string{"10.200.0.0/16"},
+	want.Containers = Containers{Enabled: true, Interfaces: []string{"virbr0"}, CIDRs: []string{"10.200.0.0/16"},
 		Sockets: []string{"/var/run/docker.sock"}, Port: 19254, EndpointPort: 19255, DefaultRole: "web"}
-	want.ContainerEndpoint = ContainerEndpointConfig{Listen: []string{"127.0.0.1:9255"}, TokenFile: "/run/imdsd/token", TokenGroup: "docker"}
+	want.ContainerEndpoint = ContainerEndpoint{Listen: []string{"127.0.0.1:9255"}, TokenFile: "/run/imdsd/token", TokenGroup: "docker"}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
-	if err := got.validate(func(k string) string { return k }); err != nil {
+	if err := got.Validate(func(k string) string { return k }); err != nil {
 		t.Errorf("validate: %v", err)
 	}
 }
@@ -79,8 +80,8 @@ func TestDecodeConfig_MultiErrors(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			c := defaultConfig()
-			err := decodeConfig([]byte(tc.yaml), &c)
+			c := Default()
+			err := Decode([]byte(tc.yaml), &c)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
@@ -90,8 +91,8 @@ func TestDecodeConfig_MultiErrors(t *testing.T) {
 
 func TestValidateConfig_Multi(t *testing.T) {
 	base := func() Config {
-		c := defaultConfig()
-		c.Roles = []RoleConfig{{Name: "web", RoleARN: "arn:aws:iam::123456789012:role/web", Line: 3}}
+		c := Default()
+		c.Roles = []NamedRole{{Def: roles.Def{Name: "web", RoleARN: "arn:aws:iam::123456789012:role/web"}, Line: 3}}
 		return c
 	}
 	tests := map[string]struct {
@@ -100,32 +101,32 @@ func TestValidateConfig_Multi(t *testing.T) {
 		text string
 	}{
 		"roles alone need no flat role": {mod: func(*Config) {}},
-		"nothing at all":                {mod: func(c *Config) { c.Roles = nil }, want: errNoRoleOrSource},
-		"bad role name":                 {mod: func(c *Config) { c.Roles[0].Name = "we b" }, want: errBadRoleName, text: "line 3: roles.we b"},
-		"role named none":               {mod: func(c *Config) { c.Roles[0].Name = "none" }, want: errBadRoleName},
-		"role without source":           {mod: func(c *Config) { c.Roles[0].RoleARN = "" }, want: errRoleNoSource},
-		"role with a bad arn":           {mod: func(c *Config) { c.Roles[0].RoleARN = "arn:nope" }, text: "roles.web.role_arn"},
-		"rule without condition":        {mod: func(c *Config) { c.Clients = []ClientRule{{Role: "web"}} }, want: errRuleNoRole},
-		"rule without role":             {mod: func(c *Config) { c.Clients = []ClientRule{{ContainerLabel: "x"}} }, want: errRuleNoRole},
-		"rule naming an unknown role":   {mod: func(c *Config) { c.Clients = []ClientRule{{ContainerLabel: "x", Role: "db", Line: 7}} }, want: errRuleUnknownRole, text: `line 7: clients[0].role "db"`},
+		"nothing at all":                {mod: func(c *Config) { c.Roles = nil }, want: ErrNoRoleOrSource},
+		"bad role name":                 {mod: func(c *Config) { c.Roles[0].Def.Name = "we b" }, want: ErrBadRoleName, text: "line 3: roles.we b"},
+		"role named none":               {mod: func(c *Config) { c.Roles[0].Def.Name = "none" }, want: ErrBadRoleName},
+		"role without source":           {mod: func(c *Config) { c.Roles[0].Def.RoleARN = "" }, want: ErrRoleNoSource},
+		"role with a bad arn":           {mod: func(c *Config) { c.Roles[0].Def.RoleARN = "arn:nope" }, text: "roles.web.role_arn"},
+		"rule without condition":        {mod: func(c *Config) { c.Clients = []ClientRule{{Role: "web"}} }, want: ErrRuleNoRole},
+		"rule without role":             {mod: func(c *Config) { c.Clients = []ClientRule{{ContainerLabel: "x"}} }, want: ErrRuleNoRole},
+		"rule naming an unknown role":   {mod: func(c *Config) { c.Clients = []ClientRule{{ContainerLabel: "x", Role: "db", Line: 7}} }, want: ErrRuleUnknownRole, text: `line 7: clients[0].role "db"`},
 		"rule naming none":              {mod: func(c *Config) { c.Clients = []ClientRule{{ContainerLabel: "x", Role: "none"}} }},
-		"bad interface":                 {mod: func(c *Config) { c.Containers.Interfaces = []string{"a-very-long-interface-name"} }, want: errBadInterface},
-		"bad containers cidr":           {mod: func(c *Config) { c.Containers.CIDRs = []string{"10.0.0.0"} }, want: errBadCIDR},
-		"relative socket":               {mod: func(c *Config) { c.Containers.Sockets = []string{"docker.sock"} }, want: errBadSocket},
-		"port zero":                     {mod: func(c *Config) { c.Containers.Port = 0 }, want: errBadPort},
+		"bad interface":                 {mod: func(c *Config) { c.Containers.Interfaces = []string{"a-very-long-interface-name"} }, want: ErrBadInterface},
+		"bad containers cidr":           {mod: func(c *Config) { c.Containers.CIDRs = []string{"10.0.0.0"} }, want: ErrBadCIDR},
+		"relative socket":               {mod: func(c *Config) { c.Containers.Sockets = []string{"docker.sock"} }, want: ErrBadSocket},
+		"port zero":                     {mod: func(c *Config) { c.Containers.Port = 0 }, want: ErrBadPort},
 		"endpoint port off":             {mod: func(c *Config) { c.Containers.EndpointPort = 0 }},
-		"endpoint not loopback":         {mod: func(c *Config) { c.ContainerEndpoint.Listen = []string{"0.0.0.0:9255"} }, want: errNotLoopback},
+		"endpoint not loopback":         {mod: func(c *Config) { c.ContainerEndpoint.Listen = []string{"0.0.0.0:9255"} }, want: ErrNotLoopback},
 		"endpoint loopback v6":          {mod: func(c *Config) { c.ContainerEndpoint.Listen = []string{"[::1]:9255"} }},
-		"relative token file":           {mod: func(c *Config) { c.ContainerEndpoint.TokenFile = "token" }, want: errBadSocket},
+		"relative token file":           {mod: func(c *Config) { c.ContainerEndpoint.TokenFile = "token" }, want: ErrBadSocket},
 		"container default role":        {mod: func(c *Config) { c.Containers.DefaultRole = "web" }},
 		"container default none":        {mod: func(c *Config) { c.Containers.DefaultRole = "none" }},
-		"container default unknown":     {mod: func(c *Config) { c.Containers.DefaultRole = "db" }, want: errRuleUnknownRole},
+		"container default unknown":     {mod: func(c *Config) { c.Containers.DefaultRole = "db" }, want: ErrRuleUnknownRole},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			c := base()
 			tc.mod(&c)
-			err := c.validate(func(k string) string { return k })
+			err := c.Validate(func(k string) string { return k })
 			switch {
 			case tc.want == nil && tc.text == "":
 				if err != nil {
@@ -141,25 +142,25 @@ func TestValidateConfig_Multi(t *testing.T) {
 }
 
 func TestRoleDefs_Multi(t *testing.T) {
-	c := defaultConfig()
-	c.Region, c.STSEndpoint, c.SessionName = "us-west-2", "http://127.0.0.1:5000", "laptop"
-	c.Roles = []RoleConfig{
-		{Name: "web", RoleARN: "arn:aws:iam::123456789012:role/web"},
-		{Name: "eu", RoleARN: "arn:aws:iam::123456789012:role/eu", Region: "eu-west-1", Duration: 2 * time.Hour},
+	c := Default()
+	c.Role.Region, c.Role.STSEndpoint, c.Role.SessionName = "us-west-2", "http://127.0.0.1:5000", "laptop"
+	c.Roles = []NamedRole{
+		{Def: roles.Def{Name: "web", RoleARN: "arn:aws:iam::123456789012:role/web"}},
+		{Def: roles.Def{Name: "eu", RoleARN: "arn:aws:iam::123456789012:role/eu", Region: "eu-west-1", Duration: 2 * time.Hour}},
 	}
-	defs := roleDefs(c)
+	defs := c.RoleDefs()
 	if len(defs) != 2 {
 		t.Fatalf("without a flat role: got %d defs, want the 2 named ones", len(defs))
 	}
-	if defs[0].Name != "web" || defs[0].Spec.Region != "us-west-2" || defs[0].Spec.STSEndpoint != "http://127.0.0.1:5000" || defs[0].Spec.SessionName != "laptop" {
+	if defs[0].Name != "web" || defs[0].Region != "us-west-2" || defs[0].STSEndpoint != "http://127.0.0.1:5000" || defs[0].SessionName != "laptop" {
 		t.Errorf("web inherits the flat region, endpoint and session name: got %+v", defs[0])
 	}
-	if defs[1].Spec.Region != "eu-west-1" || defs[1].Spec.Duration != 2*time.Hour {
+	if defs[1].Region != "eu-west-1" || defs[1].Duration != 2*time.Hour {
 		t.Errorf("eu keeps its own region and duration: got %+v", defs[1])
 	}
-	c.RoleARN = "arn:aws:iam::123456789012:role/host"
-	defs = roleDefs(c)
-	if len(defs) != 3 || defs[0].Name != "" || defs[0].Spec.RoleARN != c.RoleARN {
+	c.Role.RoleARN = "arn:aws:iam::123456789012:role/host"
+	defs = c.RoleDefs()
+	if len(defs) != 3 || defs[0].Name != "" || defs[0].RoleARN != c.Role.RoleARN {
 		t.Errorf("with a flat role: got %+v, want it first (the default) and unnamed", defs)
 	}
 }

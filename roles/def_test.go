@@ -1,0 +1,53 @@
+package roles
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestDef_EveryFieldCounts: a reload compares role definitions with ==, so
+// Def must stay comparable, and changing any one field, whichever is
+// added next, must make two definitions differ.
+func TestDef_EveryFieldCounts(t *testing.T) {
+	typ := reflect.TypeOf(Def{})
+	if !typ.Comparable() {
+		t.Fatal("roles.Def is not comparable: a reload could not tell a changed role (no maps, slices or funcs in it)")
+	}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var d Def
+		v := reflect.ValueOf(&d).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Int64:
+			if f.Type == reflect.TypeOf(time.Duration(0)) {
+				v.SetInt(int64(time.Minute))
+			} else {
+				v.SetInt(1)
+			}
+		case reflect.Bool:
+			v.SetBool(true)
+		default:
+			t.Fatalf("field %s: kind %s: teach this test to set it", f.Name, v.Kind())
+		}
+		if d == (Def{}) {
+			t.Errorf("changing %s leaves Def equal: a reload would keep the old role", f.Name)
+		}
+	}
+}
+
+// TestDef_Spec: every resolution field reaches the Spec.
+func TestDef_Spec(t *testing.T) {
+	d := Def{RoleARN: "arn:aws:iam::123456789012:role/a", Profile: "p", Region: "eu-west-1",
+		STSEndpoint: "http://127.0.0.1:1", SessionName: "s", Duration: time.Hour, ExternalID: "e"}
+	got := d.Spec()
+	want := Spec{RoleARN: d.RoleARN, Profile: d.Profile, Region: d.Region, STSEndpoint: d.STSEndpoint,
+		SessionName: d.SessionName, Duration: d.Duration, ExternalID: d.ExternalID}
+	if got.RoleARN != want.RoleARN || got.Profile != want.Profile || got.Region != want.Region ||
+		got.STSEndpoint != want.STSEndpoint || got.SessionName != want.SessionName ||
+		got.Duration != want.Duration || got.ExternalID != want.ExternalID || got.MFAToken != nil {
+		t.Errorf("Spec() = %+v, want %+v", got, want)
+	}
+}
