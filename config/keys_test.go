@@ -147,7 +147,8 @@ func TestFlags_EveryPlainKeyMerges(t *testing.T) {
 }
 
 // TestRestartKeys: a change of a restart key is reported, one a reload
-// applies is not.
+// applies is not (the local-user rules are rebuilt on a reload, issue 15
+// item 6).
 func TestRestartKeys(t *testing.T) {
 	a := Default()
 	b := a
@@ -156,8 +157,15 @@ func TestRestartKeys(t *testing.T) {
 	b.Role.Duration = 2 * time.Hour
 	b.Clients = []ClientRule{{CIDR: netip.MustParsePrefix("10.0.0.0/8"), Role: "none"}}
 	got := RestartKeys(a, b)
-	if strings.Join(got, ",") != "imdsv2,allow_uids" {
-		t.Errorf("got %v, want [imdsv2 allow_uids]", got)
+	if strings.Join(got, ",") != "imdsv2" {
+		t.Errorf("got %v, want [imdsv2]", got)
+	}
+	var changed []string
+	for _, k := range Changed(a, b) {
+		changed = append(changed, k.Name)
+	}
+	if strings.Join(changed, ",") != "imdsv2,duration,allow_uids,clients" {
+		t.Errorf("Changed = %v, want [imdsv2 duration allow_uids clients]", changed)
 	}
 }
 

@@ -43,6 +43,13 @@ type Users struct {
 	AllowUIDs   []string // allow_uids: uids or user names
 	AllowGroups []string // allow_groups: gids or group names
 	UserRoles   []UserRole
+	Units       []UnitRole
+}
+
+// UnitRole gives Role to the processes of a systemd system unit (units:).
+type UnitRole struct {
+	Unit string
+	Role string
 }
 
 // UserRole gives Role to a user or to a group's members (user_roles).
@@ -75,6 +82,8 @@ var (
 	ErrUIDUnsupported = errors.New("needs the peer uid of a connection, which imdsd can find on Linux only")
 	ErrBadUserRole    = errors.New("each entry needs role and exactly one of user or group")
 	errNotUserRoles   = errors.New("must be a list of {user: NAME_OR_UID, role: ROLE} or {group: NAME_OR_GID, role: ROLE}")
+	errNotUnits       = errors.New("must be a list of {unit: NAME.service, role: ROLE}")
+	ErrBadUnit        = errors.New("must be a systemd unit name such as billing.service (letters, digits, ':', '_', '.', '\\', '@', '-'; ending .service or .scope), with a role")
 )
 
 func isIP(s string) bool { _, err := netip.ParseAddr(s); return err == nil }
@@ -123,4 +132,46 @@ const badHostChars = "/@ :[]?#"
 
 func validHost(h string) bool {
 	return h != "" && len(h) <= 253 && (!strings.ContainsAny(h, badHostChars) || isIP(h))
+}
+
+// unitsValue decodes units: a list of {unit, role}.
+func unitsValue(dst *[]UnitRole) func(*yaml.Node) error {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.SequenceNode {
+			return errNotUnits
+		}
+		out := make([]UnitRole, 0, len(n.Content))
+		for i, it := range n.Content {
+			var ur UnitRole
+			err := mappingValue(fmt.Sprintf("units[%d]", i), it, map[string]func(*yaml.Node) error{
+				"unit": stringValue(&ur.Unit),
+				"role": stringValue(&ur.Role),
+			})
+			if err != nil {
+				return err
+			}
+			out = append(out, ur)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// validUnit reports whether s is a systemd service or scope name.
+func validUnit(s string) bool {
+	name, ok := strings.CutSuffix(s, ".service")
+	if !ok {
+		name, ok = strings.CutSuffix(s, ".scope")
+	}
+	if !ok || name == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch b := name[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', strings.IndexByte(":_.\\@-", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -23,6 +23,8 @@ allow_groups: developers
 user_roles:
   - {user: bob, role: readonly}
   - {group: admins, role: admin}
+units:
+  - {unit: billing.service, role: billing}
 `), &c)
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +34,7 @@ user_roles:
 		Users: Users{
 			AllowUIDs: []string{"1000", "alice"}, AllowGroups: []string{"developers"},
 			UserRoles: []UserRole{{User: "bob", Role: "readonly"}, {Group: "admins", Role: "admin"}},
+			Units:     []UnitRole{{Unit: "billing.service", Role: "billing"}},
 		},
 	}
 	if d := cmp.Diff(want, c.Security); d != "" {
@@ -40,6 +43,7 @@ user_roles:
 	for _, bad := range []string{
 		"hop_limit: one\n", "rate_limit: 1.5\n", "allow_uids: {a: b}\n",
 		"user_roles: bob\n", "user_roles: [{user: bob, role: x, extra: 1}]\n",
+		"units: billing.service\n", "units: [{unit: a.service, role: x, user: 1}]\n",
 	} {
 		c := Default()
 		if err := Decode([]byte(bad), &c); err == nil {
@@ -65,6 +69,9 @@ func TestValidateConfig_Security(t *testing.T) {
 		{"negative conns", func(c *Config) { c.Security.MaxConnsPerClient = -1 }, "max_conns_per_client"},
 		{"host with a path", func(c *Config) { c.Security.AllowedHosts = []string{"a/b"} }, "allowed_hosts"},
 		{"user role without role", func(c *Config) { c.Security.Users.UserRoles = []UserRole{{User: "bob"}} }, "user_roles"},
+		{"unit without a suffix", func(c *Config) { c.Security.Users.Units = []UnitRole{{Unit: "billing", Role: "r"}} }, "units[0]"},
+		{"unit with a slash", func(c *Config) { c.Security.Users.Units = []UnitRole{{Unit: "a/b.service", Role: "r"}} }, "units[0]"},
+		{"unit without a role", func(c *Config) { c.Security.Users.Units = []UnitRole{{Unit: "billing.service"}} }, "units[0]"},
 		{"user role with user and group", func(c *Config) {
 			c.Security.Users.UserRoles = []UserRole{{User: "bob", Group: "g", Role: "r"}}
 		}, "user_roles"},

@@ -202,5 +202,10 @@ func (s Security) validate(bad func(name, value string, err error) error) error 
 			return bad("user_roles", "", ErrBadUserRole)
 		}
 	}
+	for i, u := range s.Users.Units {
+		if !validUnit(u.Unit) || u.Role == "" {
+			return bad(fmt.Sprintf("units[%d]", i), u.Unit, ErrBadUnit)
+		}
+	}
 	return nil
 }

@@ -20,3 +20,10 @@ var (
 	// ErrUnsupported: this OS has no way to tell a TCP peer's uid.
 	ErrUnsupported = errors.New("peercred: not supported on this OS")
 )
+
+// Owner is who holds a client socket: the uid it was created with, and its
+// inode, by which the process that holds it can be found.
+type Owner struct {
+	UID   int
+	Inode uint32
+}

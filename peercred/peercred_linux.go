@@ -14,6 +14,7 @@ const (
 	sizeofNlMsghdr     = unix.SizeofNlMsghdr // 16
 	sizeofInetDiagReq  = 56                  // struct inet_diag_req_v2
 	offsetInetDiagUID  = 64                  // uid in struct inet_diag_msg
+	offsetInetDiagIno  = 68                  // inode in struct inet_diag_msg
 	sizeofInetDiagMsg  = 72
 	sockDiagByFamily   = 20 // SOCK_DIAG_BY_FAMILY
 	inetDiagNoCookie   = 0xffffffff
@@ -28,7 +29,8 @@ const Supported = true
 // own address is remote and whose peer is local. It asks inet_diag, and
 // reads /proc/net/tcp{,6} where the kernel has no inet_diag.
 func UID(remote, local netip.AddrPort) (int, error) {
-	uid, err := diagUID(remote, local)
+	o, err := diagOwner(remote, local)
+	uid := o.UID
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return uid, err
 	}
@@ -38,13 +40,18 @@ func UID(remote, local netip.AddrPort) (int, error) {
 	return 0, err
 }
 
-// diagUID is UID by NETLINK_SOCK_DIAG.
-func diagUID(remote, local netip.AddrPort) (int, error) {
+// Socket returns the owner of the client socket as UID finds it, with the
+// socket's inode, by which its process can be found (Process). It needs
+// inet_diag: /proc/net/tcp is not read for it.
+func Socket(remote, local netip.AddrPort) (Owner, error) { return diagOwner(remote, local) }
+
+// diagOwner is Socket by NETLINK_SOCK_DIAG.
+func diagOwner(remote, local netip.AddrPort) (Owner, error) {
 	r, l := remote.Addr().Unmap(), local.Addr().Unmap()
 	if r.Is4() && l.Is4() {
-		uid, err := lookup(unix.AF_INET, r, remote.Port(), l, local.Port())
+		o, err := lookup(unix.AF_INET, r, remote.Port(), l, local.Port())
 		if !errors.Is(err, ErrNotFound) {
-			return uid, err
+			return o, err
 		}
 		// The client may hold an IPv6 socket talking to a v4-mapped
 		// address.
@@ -54,25 +61,25 @@ func diagUID(remote, local netip.AddrPort) (int, error) {
 }
 
 // lookup sends one exact inet_diag request (no dump: the kernel looks the
-// socket up by its four-tuple) and returns the uid of the answer.
-func lookup(family uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (int, error) {
+// socket up by its four-tuple) and returns the owner in the answer.
+func lookup(family uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16) (Owner, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, fmt.Errorf("peercred: netlink socket: %w", err)
+		return Owner{}, fmt.Errorf("peercred: netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	tv := unix.Timeval{Sec: 1}
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return 0, fmt.Errorf("peercred: netlink timeout: %w", err)
+		return Owner{}, fmt.Errorf("peercred: netlink timeout: %w", err)
 	}
 	req := request(family, src, sport, dst, dport)
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, fmt.Errorf("peercred: netlink send: %w", err)
+		return Owner{}, fmt.Errorf("peercred: netlink send: %w", err)
 	}
 	var buf [receiveBufferBytes]byte
 	n, _, err := unix.Recvfrom(fd, buf[:], 0)
 	if err != nil {
-		return 0, fmt.Errorf("peercred: netlink receive: %w", err)
+		return Owner{}, fmt.Errorf("peercred: netlink receive: %w", err)
 	}
 	return parse(buf[:n])
 }
@@ -113,31 +120,31 @@ func putAddr(dst []byte, a netip.Addr) {
 
 // parse reads the kernel's answer: an inet_diag_msg, or an error message
 // (ENOENT when no such socket exists).
-func parse(b []byte) (int, error) {
+func parse(b []byte) (Owner, error) {
 	ne := binary.NativeEndian
 	if len(b) < sizeofNlMsghdr {
-		return 0, errors.New("peercred: short netlink answer")
+		return Owner{}, errors.New("peercred: short netlink answer")
 	}
 	length, typ := ne.Uint32(b[0:]), ne.Uint16(b[4:])
 	if int(length) > len(b) || length < sizeofNlMsghdr {
-		return 0, errors.New("peercred: bad netlink answer length")
+		return Owner{}, errors.New("peercred: bad netlink answer length")
 	}
 	body := b[sizeofNlMsghdr:length]
 	switch typ {
 	case unix.NLMSG_ERROR:
 		if len(body) < 4 {
-			return 0, errors.New("peercred: short netlink error")
+			return Owner{}, errors.New("peercred: short netlink error")
 		}
 		errno := unix.Errno(-int32(ne.Uint32(body)))
 		if errno == unix.ENOENT {
-			return 0, ErrNotFound
+			return Owner{}, ErrNotFound
 		}
-		return 0, fmt.Errorf("peercred: inet_diag: %w", errno)
+		return Owner{}, fmt.Errorf("peercred: inet_diag: %w", errno)
 	case sockDiagByFamily:
 		if len(body) < sizeofInetDiagMsg {
-			return 0, errors.New("peercred: short inet_diag answer")
+			return Owner{}, errors.New("peercred: short inet_diag answer")
 		}
-		return int(ne.Uint32(body[offsetInetDiagUID:])), nil
+		return Owner{UID: int(ne.Uint32(body[offsetInetDiagUID:])), Inode: ne.Uint32(body[offsetInetDiagIno:])}, nil
 	}
-	return 0, fmt.Errorf("peercred: unexpected netlink message type %d", typ)
+	return Owner{}, fmt.Errorf("peercred: unexpected netlink message type %d", typ)
 }

@@ -144,9 +144,9 @@ func TestProcUID_MatchesDiag(t *testing.T) {
 		}
 		remote, local := serverView(t, ln)
 		got, err := procUID(remote, local)
-		want, derr := diagUID(remote, local)
-		if err != nil || derr != nil || got != want {
-			t.Errorf("%s: procUID = %d, %v; diagUID = %d, %v", tc.network, got, err, want, derr)
+		want, derr := diagOwner(remote, local)
+		if err != nil || derr != nil || got != want.UID {
+			t.Errorf("%s: procUID = %d, %v; diagOwner = %+v, %v", tc.network, got, err, want, derr)
 		}
 		c.Close()
 		ln.Close()
@@ -168,5 +168,35 @@ func TestParseProcAddr(t *testing.T) {
 		if err != nil || got.String() != want {
 			t.Errorf("parseProcAddr(%q) = %v, %v; want %s", in, got, err, want)
 		}
+	}
+}
+
+// TestSocketProcess: the inode of a loopback client socket leads to the
+// process that holds it: this test's own.
+func TestSocketProcess(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	remote, local := serverView(t, ln)
+	o, err := Socket(remote, local)
+	if err != nil {
+		t.Fatalf("Socket: %v", err)
+	}
+	if o.UID != os.Getuid() || o.Inode == 0 {
+		t.Errorf("Socket = %+v, want uid %d and an inode", o, os.Getuid())
+	}
+	pid, err := Process(o.Inode)
+	if err != nil || pid != os.Getpid() {
+		t.Errorf("Process(%d) = %d, %v; want this process, %d", o.Inode, pid, err, os.Getpid())
+	}
+	if _, err := Process(1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Process of no socket: %v, want ErrNotFound", err)
 	}
 }

@@ -44,7 +44,6 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 			cleanups[i]()
 		}
 	}
-	router := &clientRouter{log: d.log}
 	var extra []net.Listener
 	goRun := func(name string, run func(context.Context) error) {
 		wg.Add(1)
@@ -90,10 +89,9 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 			}
 		})
 		resolver := containers.New(containers.Options{Sockets: cc.Sockets, Logger: d.log})
-		router.finder = resolver
-		router.onBridge = func(a netip.Addr) bool {
+		d.ops.sources.setContainers(resolver, func(a netip.Addr) bool {
 			return imdsLn.serving(a) || (epLn != nil && epLn.serving(a))
-		}
+		})
 		goRun("container watch", resolver.Run)
 		goRun("container DNAT", mgr.Run)
 		extra = append(extra, imdsLn)
@@ -106,7 +104,6 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 			d.serveEndpoint(ctx, &wg, epLn, h)
 		}
 	}
-	d.ops.router = router
 	if len(ec.Listen) > 0 {
 		done, err := d.startLoopbackEndpoint(ctx, &wg, ec)
 		if err != nil {
@@ -146,13 +143,9 @@ func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, 
 		return nil, err
 	}
 	cleanup := func() { _ = os.Remove(path) }
-	// Host processes call here: the local-user rules apply as on the IMDS
-	// listeners (harden wraps the source and identifies the caller's uid).
-	hopts, err := harden(d.cfg, d.log, d.ops.set.Load().order, d.ops.namedRole, imds.Options{Source: d.ops})
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
+	// Host processes call here: the same policy decides as on the IMDS
+	// listeners, with the caller's uid found the same way.
+	hopts := harden(d.cfg, d.log, imds.Options{Source: d.ops})
 	h, err := imds.NewContainerHandler(imds.ContainerOptions{
 		Source:         hopts.Source,
 		IdentifyCaller: hopts.IdentifyCaller,

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/access"
 	"github.com/imdsd/imdsd/config"
 	"log/slog"
 	"net/netip"
@@ -51,9 +52,11 @@ type ops struct {
 	clientsMu sync.Mutex
 	clients   map[netip.Addr]*clientSeen
 
-	// router applies client rules and finds containers (source.go); set
-	// before serving, nil for rules only.
-	router *clientRouter
+	// sources identify callers for the policy (policy.go); containers
+	// are added before serving when they are on.
+	sources *callerSources
+	// policy decides each caller's role; rebuilt on a reload.
+	policy atomic.Pointer[access.Policy]
 }
 
 type clientSeen struct {
@@ -76,6 +79,12 @@ func newOps(ctx context.Context, cfg config.Config, log *slog.Logger) (*ops, err
 	if err != nil {
 		return nil, err
 	}
+	policy, err := newPolicy(cfg, set.order, access.SystemUsers{}, log)
+	if err != nil {
+		return nil, err
+	}
+	o.sources = newCallerSources()
+	o.policy.Store(policy)
 	o.cfg.Store(&cfg)
 	o.set.Store(set)
 	o.instanceID = cfg.InstanceID
@@ -136,23 +145,24 @@ func (o *ops) defaultEntry() *roleEntry {
 	return set.byName[o.defaultRole(set)]
 }
 
-// Credentials implements imds.Source: a caller on this host gets the
-// default role, a container or a caller a client rule matches the role the
-// rules give it (source.go), from memory.
+// Credentials implements imds.Source: the policy (package access) decides
+// the caller's role, and its credentials come from memory.
 func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error) {
 	set := o.set.Load()
-	name, container, err := o.callerRole(ctx, c, set)
+	caller := o.sources.caller(c)
+	name, err := o.policy.Load().Decide(ctx, caller, o.defaultRole(set), set.has)
 	if err != nil {
-		return imds.Role{}, err
+		return imds.Role{}, imdsError(err)
 	}
 	e, ok := set.byName[name]
 	if !ok {
 		return imds.Role{}, imds.ErrNoRole
 	}
 	uid := -1
-	if c.HasUID {
-		uid = c.UID
+	if u, ok := caller.KnownUID(); ok {
+		uid = u
 	}
+	container := caller.ContainerName()
 	o.seen(c.Remote.Addr(), name, uid, container)
 	out := roleCredentials(e)
 	out.Container = container

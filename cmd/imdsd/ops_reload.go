@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/access"
 	"github.com/imdsd/imdsd/config"
 	"strings"
 	"time"
@@ -58,6 +59,10 @@ func (o *ops) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
 	if err != nil {
 		return reply, fmt.Errorf("reload: %w", err)
 	}
+	policy, err := newPolicy(cfg, next.order, access.SystemUsers{}, o.log)
+	if err != nil {
+		return reply, fmt.Errorf("reload: %w", err)
+	}
 	var fresh []*roleEntry
 	for _, name := range next.order {
 		e := next.byName[name]
@@ -87,6 +92,7 @@ func (o *ops) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
 		}
 	}
 	o.cfg.Store(&cfg)
+	o.policy.Store(policy)
 	o.set.Store(next)
 	// Only now, with no new request able to reach them, stop the roles
 	// that went away or were replaced.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/imdsd/imdsd/access"
 	"github.com/imdsd/imdsd/config"
 	"io"
 	"log/slog"
@@ -53,6 +54,12 @@ func fakeOps(t *testing.T, stateFile string, names ...string) *ops {
 		set.order = append(set.order, n)
 	}
 	o.set.Store(set)
+	policy, err := newPolicy(cfg, set.order, access.SystemUsers{}, o.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.policy.Store(policy)
+	o.sources = newCallerSources()
 	o.loadState(set)
 	return o
 }

@@ -25,26 +25,19 @@ func allowedHosts(s config.Security, listen []string) []string {
 
 // harden applies the hardening config to the server options: Host
 // allowlist, limits, hop limit, the audit log, and, when local-user rules
-// are configured, the peer-uid lookup and the rules around opts.Source.
-// roleNames are the roles the daemon serves, for checking the rules, and
-// named returns one of them by name, for a rule that names a role.
-func harden(cfg config.Config, log *slog.Logger, roleNames []string, named func(string) (imds.Role, bool), opts imds.Options) (imds.Options, error) {
+// are configured, the peer-uid lookup (so the audit line names the uid;
+// the policy finds it itself where a rule needs it).
+func harden(cfg config.Config, log *slog.Logger, opts imds.Options) imds.Options {
 	s := cfg.Security
 	opts.AllowedHosts = allowedHosts(s, cfg.ListenAddrs())
 	opts.RateLimit = imds.RateLimit{PerSecond: float64(s.RateLimit), Burst: s.RateBurst}
 	opts.MaxConnsPerClient = s.MaxConnsPerClient
 	opts.HopLimit = s.HopLimit
 	opts.Audit = log.With("component", "audit")
-	if !s.Users.Enabled() {
-		return opts, nil
+	if s.Users.Enabled() {
+		opts.IdentifyCaller = peerUID(log)
 	}
-	rules, err := compileUserRules(s.Users, roleNames, systemUsers{})
-	if err != nil {
-		return opts, err
-	}
-	opts.IdentifyCaller = peerUID(log)
-	opts.Source = rules.filter(opts.Source, named)
-	return opts, nil
+	return opts
 }
 
 // peerUID returns the imds.Options.IdentifyCaller hook: the uid owning the
@@ -61,13 +54,4 @@ func peerUID(log *slog.Logger) func(imds.Caller) imds.Caller {
 		c.UID, c.HasUID = uid, true
 		return c
 	}
-}
-
-// namedRole returns the current credentials of the role called name.
-func (o *ops) namedRole(name string) (imds.Role, bool) {
-	e, ok := o.set.Load().byName[name]
-	if !ok {
-		return imds.Role{}, false
-	}
-	return roleCredentials(e), true
 }

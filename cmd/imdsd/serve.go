@@ -82,7 +82,7 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) (*daemo
 		return nil, err
 	}
 	role := o.defaultEntry().role
-	opts, err := harden(cfg, log, o.set.Load().order, o.namedRole, imds.Options{
+	opts := harden(cfg, log, imds.Options{
 		Source:        o,
 		Observe:       o.observeRequest(),
 		TokenRequired: cfg.IMDSv2 == config.IMDSv2Required,
@@ -91,9 +91,6 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) (*daemo
 		AccountID:     role.AccountID,
 		Logger:        log,
 	})
-	if err != nil {
-		return nil, err
-	}
 	server, err := imds.New(opts)
 	if err != nil {
 		return nil, err
