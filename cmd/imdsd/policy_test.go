@@ -73,4 +73,3 @@ func TestOps_ContainerRoles(t *testing.T) {
 		}
 	}
 }
-
