@@ -23,6 +23,9 @@ var layers = map[string][]string{
 	"config": {"imds", "roles", "peercred"},
 	// The policy: who calls and which role it may have; no HTTP.
 	"access": {"peercred"},
+	// The running role set: built from the config, reloaded as a diff,
+	// MFA, the control operations; it answers imds as its Source.
+	"daemon": {"access", "config", "containers", "control", "imds", "metrics", "peercred", "roles"},
 	// Helpers, each wired by cmd.
 	"control":    {},
 	"metrics":    {},

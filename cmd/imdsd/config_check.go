@@ -7,8 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"github.com/imdsd/imdsd/config"
+	"github.com/imdsd/imdsd/daemon"
 	"io"
-	"log/slog"
 	"strings"
 )
 
@@ -79,8 +79,7 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "%s: %s: %s\n", name, path, msg)
 		return exitUsage
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	set, err := buildSet(ctx, cfg, nil, quiet, nil)
+	names, def, err := daemon.CheckRoles(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %v\n", name, path, err)
 		return exitUsage
@@ -90,7 +89,7 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "%s: %s: %v\n", name, path, err)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "# %s: valid; roles: %s (default %s)\n", path, strings.Join(set.order, ", "), set.def)
+	fmt.Fprintf(stdout, "# %s: valid; roles: %s (default %s)\n", path, strings.Join(names, ", "), def)
 	config.WriteEffective(stdout, cfg, nodes)
 	return exitOK
 }

@@ -32,7 +32,7 @@ import (
 // container bridges') and a function that, once ctx is done, waits for
 // everything to stop and cleans up (the rules are removed, the token file
 // too). On error nothing is left running.
-func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), error) {
+func (d *app) startContainers(ctx context.Context) ([]net.Listener, func(), error) {
 	cc, ec := d.cfg.Containers, d.cfg.ContainerEndpoint
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -89,14 +89,14 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 			}
 		})
 		resolver := containers.New(containers.Options{Sockets: cc.Sockets, Logger: d.log})
-		d.ops.sources.setContainers(resolver, func(a netip.Addr) bool {
+		d.core.SetContainers(resolver, func(a netip.Addr) bool {
 			return imdsLn.serving(a) || (epLn != nil && epLn.serving(a))
 		})
 		goRun("container watch", resolver.Run)
 		goRun("container DNAT", mgr.Run)
 		extra = append(extra, imdsLn)
 		if epLn != nil {
-			h, err := imds.NewContainerHandler(imds.ContainerOptions{Source: d.ops, Logger: d.log})
+			h, err := imds.NewContainerHandler(imds.ContainerOptions{Source: d.core, Logger: d.log})
 			if err != nil {
 				stop()
 				return nil, nil, err
@@ -118,7 +118,7 @@ func (d *daemon) startContainers(ctx context.Context) ([]net.Listener, func(), e
 // serveEndpoint serves the container credentials endpoint on ln until ctx
 // ends, behind the IMDS server's own checks (Host allowlist, browser
 // signals, rate and connection limits, hop limit).
-func (d *daemon) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
+func (d *app) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -133,7 +133,7 @@ func (d *daemon) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.L
 // container_endpoint.listen (AWS_CONTAINER_CREDENTIALS_FULL_URI with
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). It returns the cleanup that
 // removes the token file.
-func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec config.ContainerEndpoint) (func(), error) {
+func (d *app) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec config.ContainerEndpoint) (func(), error) {
 	token, err := newEndpointToken()
 	if err != nil {
 		return nil, err
@@ -145,7 +145,7 @@ func (d *daemon) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, 
 	cleanup := func() { _ = os.Remove(path) }
 	// Host processes call here: the same policy decides as on the IMDS
 	// listeners, with the caller's uid found the same way.
-	hopts := harden(d.cfg, d.log, imds.Options{Source: d.ops})
+	hopts := harden(d.cfg, d.log, imds.Options{Source: d.core})
 	h, err := imds.NewContainerHandler(imds.ContainerOptions{
 		Source:         hopts.Source,
 		IdentifyCaller: hopts.IdentifyCaller,

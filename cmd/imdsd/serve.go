@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/imdsd/imdsd/config"
+	"github.com/imdsd/imdsd/daemon"
 	"github.com/imdsd/imdsd/imds"
 	"github.com/imdsd/imdsd/roles"
 )
@@ -27,12 +28,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	log, closeLog := newDaemonLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	defer closeLog()
-	d, err := newDaemon(ctx, cfg, log)
+	d, err := newApp(ctx, cfg, log, reloader(args))
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd: %v\n", err)
 		return exitUsage
 	}
-	d.ops.reload = reloader(args)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runManaged(ctx, d.run, log); err != nil {
@@ -66,25 +66,34 @@ func loadServeConfig(args []string, stderr io.Writer) (config.Config, int) {
 	return config.Config{}, exitUsage
 }
 
-// daemon is one running imdsd: its roles (ops.go) and the IMDS server.
-type daemon struct {
+// app is one running imdsd: the daemon's core and the IMDS server.
+type app struct {
 	cfg    config.Config
 	log    *slog.Logger
 	role   roles.Resolved
-	ops    *ops
+	core   *daemon.Daemon
 	server *imds.Server
 }
 
-// newDaemon resolves the role and builds the server. It opens no socket.
-func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) (*daemon, error) {
-	o, err := newOps(ctx, cfg, log)
+// newApp resolves the roles and builds the server. It opens no socket.
+// reload reads the config again (nil: reloads are refused).
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, reload func() (config.Config, error)) (*app, error) {
+	core, err := daemon.New(ctx, daemon.Options{
+		Config:       cfg,
+		Logger:       log,
+		Version:      Version(),
+		StateFile:    defaultStateFile(),
+		Reload:       reload,
+		Notify:       desktopNotify,
+		ReloadSignal: notifyReload,
+	})
 	if err != nil {
 		return nil, err
 	}
-	role := o.defaultEntry().role
+	role := core.DefaultRole()
 	opts := harden(cfg, log, imds.Options{
-		Source:        o,
-		Observe:       o.observeRequest(),
+		Source:        core,
+		Observe:       core.ObserveRequest(),
 		TokenRequired: cfg.IMDSv2 == config.IMDSv2Required,
 		Region:        role.Region,
 		InstanceID:    cfg.InstanceID,
@@ -95,11 +104,24 @@ func newDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) (*daemo
 	if err != nil {
 		return nil, err
 	}
-	return &daemon{cfg: cfg, log: log, role: role, ops: o, server: server}, nil
+	return &app{cfg: cfg, log: log, role: role, core: core, server: server}, nil
+}
+
+// reloader reads the config again exactly as serve did at start: the same
+// flags over the (new) contents of the same file.
+func reloader(args []string) func() (config.Config, error) {
+	return func() (config.Config, error) {
+		var msg strings.Builder
+		cfg, code := loadServeConfig(args, &msg)
+		if code >= 0 {
+			return config.Config{}, errors.New(strings.TrimSpace(strings.TrimPrefix(msg.String(), "imdsd serve: ")))
+		}
+		return cfg, nil
+	}
 }
 
 // run listens, serves and refreshes until ctx ends.
-func (d *daemon) run(ctx context.Context) error {
+func (d *app) run(ctx context.Context) error {
 	undo, err := addLinkLocal(d.cfg, d.log)
 	if err != nil {
 		return err
@@ -132,7 +154,7 @@ func (d *daemon) run(ctx context.Context) error {
 	var opsErr error
 	go func() {
 		defer wg.Done()
-		if opsErr = d.ops.run(ctx, addrs); opsErr != nil {
+		if opsErr = d.core.Run(ctx, addrs); opsErr != nil {
 			cancel()
 		}
 	}()

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/imdsd/imdsd/access"
 	"github.com/imdsd/imdsd/config"
-	"strings"
 	"time"
 
 	"github.com/imdsd/imdsd/control"
@@ -26,7 +25,7 @@ var errReloadOff = errors.New("reload is not available: the daemon was not start
 // removed and replaced ones stop after it. An invalid config changes
 // nothing. In-flight and new requests are served throughout: the server
 // reads the role set through an atomic pointer.
-func (o *ops) applyReload(ctx context.Context) (control.ReloadReply, error) {
+func (o *Daemon) applyReload(ctx context.Context) (control.ReloadReply, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	reply, err := o.reloadLocked(ctx)
@@ -42,7 +41,7 @@ func (o *ops) applyReload(ctx context.Context) (control.ReloadReply, error) {
 	return reply, nil
 }
 
-func (o *ops) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
+func (o *Daemon) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
 	var reply control.ReloadReply
 	if o.reload == nil {
 		return reply, errReloadOff
@@ -105,17 +104,4 @@ func (o *ops) reloadLocked(ctx context.Context) (control.ReloadReply, error) {
 		}
 	}
 	return reply, nil
-}
-
-// reloader reads the config again exactly as serve did at start: the same
-// flags over the (new) contents of the same file.
-func reloader(args []string) reloadFunc {
-	return func() (config.Config, error) {
-		var msg strings.Builder
-		cfg, code := loadServeConfig(args, &msg)
-		if code >= 0 {
-			return config.Config{}, errors.New(strings.TrimSpace(strings.TrimPrefix(msg.String(), "imdsd serve: ")))
-		}
-		return cfg, nil
-	}
 }

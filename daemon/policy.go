@@ -1,4 +1,4 @@
-package main
+package daemon
 
 // The caller→role policy of the config (package access decides; this
 // file only translates the config into its terms and wires the sources).
@@ -61,8 +61,11 @@ func newCallerSources() *callerSources {
 	return s
 }
 
-// setContainers makes the container engines a source.
-func (s *callerSources) setContainers(r *containers.Resolver, onBridge func(netip.Addr) bool) {
+// SetContainers makes the container engines a source of caller identity;
+// onBridge reports whether a local address is a container bridge
+// listener's. Call it before serving.
+func (o *Daemon) SetContainers(r *containers.Resolver, onBridge func(netip.Addr) bool) {
+	s := o.sources
 	s.src.Container = func(ctx context.Context, a netip.Addr) (access.Container, error) {
 		ct, err := r.Lookup(ctx, a)
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 // The daemon's roles: each resolved role with its refresher, built from the
 // config, started and stopped as a unit so that a reload can add, remove or
@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/access"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -200,4 +201,19 @@ func (s *roleSet) lookup(name string) (*roleEntry, bool) {
 	}
 	e, ok := s.byName[name]
 	return e, ok
+}
+
+// CheckRoles resolves every role of cfg as New would, reading the AWS
+// shared files and calling nothing, and returns their names in config
+// order and the default's (for `imdsd config check`).
+func CheckRoles(ctx context.Context, cfg config.Config) (names []string, def string, err error) {
+	quiet := slog.New(slog.DiscardHandler)
+	set, err := buildSet(ctx, cfg, nil, quiet, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := newPolicy(cfg, set.order, access.SystemUsers{}, quiet); err != nil {
+		return nil, "", err
+	}
+	return set.order, set.def, nil
 }

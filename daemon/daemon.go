@@ -1,8 +1,4 @@
-package main
-
-// ops runs the daemon as a tool: it owns the roles (swapped whole on a
-// reload), answers the IMDS server as its Source, counts clients, and serves
-// the control API and the metrics.
+package daemon
 
 import (
 	"context"
@@ -12,6 +8,7 @@ import (
 	"github.com/imdsd/imdsd/config"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,16 +21,36 @@ import (
 // maxClients bounds the clients remembered for status.
 const maxClients = 1024
 
-// reloadFunc reads the configuration again, as at start (file and flags).
-type reloadFunc func() (config.Config, error)
+// Options configure a Daemon. Config is required; the rest may be zero.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Version is the version status shows.
+	Version string
+	// StateFile is where `imdsd use` keeps its choice when the config
+	// names no state_file.
+	StateFile string
+	// Reload reads the configuration again, as at start (file and flags);
+	// nil refuses reloads.
+	Reload func() (config.Config, error)
+	// Notify shows a desktop notification (an MFA session ending); nil
+	// shows none.
+	Notify func(title, body string) error
+	// ReloadSignal asks for the signal that means "reload" (SIGHUP) to be
+	// sent on the channel; nil listens for none.
+	ReloadSignal func(chan<- os.Signal)
+}
 
-// ops is the daemon's operable core.
-type ops struct {
+// Daemon is the running daemon's core: it owns the roles (swapped whole on
+// a reload), answers the IMDS server as its Source through the access
+// policy, counts clients, and serves the control API and the metrics.
+type Daemon struct {
+	opts    Options
 	log     *slog.Logger
 	now     func() time.Time
 	started time.Time
 	metrics *metrics.Metrics // nil when metrics_listen is off
-	reload  reloadFunc       // nil: reload is refused
+	reload  func() (config.Config, error)
 	// instanceID is the instance ID the server serves, for status.
 	instanceID string
 
@@ -67,10 +84,14 @@ type clientSeen struct {
 	last      time.Time
 }
 
-// newOps resolves the roles of cfg and reads the state file. It starts
+// New resolves the roles of the config and reads the state file. It starts
 // nothing and opens no socket.
-func newOps(ctx context.Context, cfg config.Config, log *slog.Logger) (*ops, error) {
-	o := &ops{log: log, now: time.Now, clients: map[netip.Addr]*clientSeen{}}
+func New(ctx context.Context, opts Options) (*Daemon, error) {
+	cfg, log := opts.Config, opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	o := &Daemon{opts: opts, log: log, now: time.Now, reload: opts.Reload, clients: map[netip.Addr]*clientSeen{}}
 	o.started = o.now()
 	if cfg.MetricsListen != "" {
 		o.metrics = metrics.New(metrics.Options{Roles: o.roleSamples, Clients: o.clientCount, Logger: log})
@@ -96,7 +117,7 @@ func newOps(ctx context.Context, cfg config.Config, log *slog.Logger) (*ops, err
 }
 
 // loadState applies the role chosen with `imdsd use` before a restart.
-func (o *ops) loadState(set *roleSet) {
+func (o *Daemon) loadState(set *roleSet) {
 	name, err := readState(o.stateFile())
 	switch {
 	case err != nil:
@@ -108,21 +129,21 @@ func (o *ops) loadState(set *roleSet) {
 	}
 }
 
-func (o *ops) stateFile() string {
+func (o *Daemon) stateFile() string {
 	if f := o.cfg.Load().StateFile; f != "" {
 		return f
 	}
-	return defaultStateFile()
+	return o.opts.StateFile
 }
 
-func (o *ops) observeFetch(role, code string) {
+func (o *Daemon) observeFetch(role, code string) {
 	if o.metrics != nil {
 		o.metrics.ObserveFetch(role, code)
 	}
 }
 
-// observeRequest feeds the metrics; it is imds.Options.Observe.
-func (o *ops) observeRequest() func(string, int, time.Duration) {
+// ObserveRequest feeds the metrics; it is imds.Options.Observe.
+func (o *Daemon) ObserveRequest() func(string, int, time.Duration) {
 	if o.metrics == nil {
 		return nil
 	}
@@ -131,23 +152,23 @@ func (o *ops) observeRequest() func(string, int, time.Duration) {
 
 // defaultRole returns the role served by default: the one chosen with
 // `imdsd use` while it is configured, else the config's.
-func (o *ops) defaultRole(set *roleSet) string {
+func (o *Daemon) defaultRole(set *roleSet) string {
 	if p := o.use.Load(); p != nil && set.has(*p) {
 		return *p
 	}
 	return set.def
 }
 
-// defaultEntry returns the default role's entry (for newDaemon's
+// DefaultRole returns the default role as resolved (for the server's
 // region and account).
-func (o *ops) defaultEntry() *roleEntry {
+func (o *Daemon) DefaultRole() roles.Resolved {
 	set := o.set.Load()
-	return set.byName[o.defaultRole(set)]
+	return set.byName[o.defaultRole(set)].role
 }
 
 // Credentials implements imds.Source: the policy (package access) decides
 // the caller's role, and its credentials come from memory.
-func (o *ops) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error) {
+func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error) {
 	set := o.set.Load()
 	caller := o.sources.caller(c)
 	name, err := o.policy.Load().Decide(ctx, caller, o.defaultRole(set), set.has)
@@ -196,7 +217,7 @@ func roleCredentials(e *roleEntry) imds.Role {
 
 // seen remembers a client for status; container is the name the role
 // routing found, if the client is a container.
-func (o *ops) seen(a netip.Addr, role string, uid int, container string) {
+func (o *Daemon) seen(a netip.Addr, role string, uid int, container string) {
 	now := o.now()
 	o.clientsMu.Lock()
 	defer o.clientsMu.Unlock()
@@ -215,7 +236,7 @@ func (o *ops) seen(a netip.Addr, role string, uid int, container string) {
 	c.requests++
 }
 
-func (o *ops) forgetOldestClient() {
+func (o *Daemon) forgetOldestClient() {
 	var oldest netip.Addr
 	var at time.Time
 	for a, c := range o.clients {
@@ -226,13 +247,13 @@ func (o *ops) forgetOldestClient() {
 	delete(o.clients, oldest)
 }
 
-func (o *ops) clientCount() int {
+func (o *Daemon) clientCount() int {
 	o.clientsMu.Lock()
 	defer o.clientsMu.Unlock()
 	return len(o.clients)
 }
 
-func (o *ops) roleSamples() []metrics.RoleSample {
+func (o *Daemon) roleSamples() []metrics.RoleSample {
 	set := o.set.Load()
 	def := o.defaultRole(set)
 	out := make([]metrics.RoleSample, 0, len(set.order))
@@ -247,14 +268,14 @@ func (o *ops) roleSamples() []metrics.RoleSample {
 }
 
 // startRoles runs the refreshers of every role in set.
-func (o *ops) startRoles(ctx context.Context, set *roleSet) {
+func (o *Daemon) startRoles(ctx context.Context, set *roleSet) {
 	for _, name := range set.order {
 		set.byName[name].start(ctx)
 	}
 }
 
 // stopRoles stops every refresher (at shutdown).
-func (o *ops) stopRoles() {
+func (o *Daemon) stopRoles() {
 	set := o.set.Load()
 	for _, name := range set.order {
 		set.byName[name].stop()
@@ -266,7 +287,7 @@ var errNoMFARole = errors.New("no configured role needs MFA (set mfa_serial, or 
 
 // startMFA opens the MFA session of every role that needs one (or of role)
 // with code, then refreshes those roles at once.
-func (o *ops) startMFA(ctx context.Context, role, code string) (serial string, names []string, exp time.Time, err error) {
+func (o *Daemon) startMFA(ctx context.Context, role, code string) (serial string, names []string, exp time.Time, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	set := o.set.Load()
@@ -307,7 +328,7 @@ const mfaWarnBefore = time.Hour
 
 // watchMFA logs, once per session, when an MFA session nears its end, so
 // the user enters a new code before the roles stop refreshing.
-func (o *ops) watchMFA() {
+func (o *Daemon) watchMFA() {
 	set := o.set.Load()
 	now := o.now()
 	for _, name := range set.order {
@@ -328,7 +349,10 @@ func (o *ops) watchMFA() {
 		if warn {
 			o.log.Warn("MFA session ends soon: run 'imdsd mfa' with a new code", "role", name,
 				"mfa_serial", e.mfa.Serial(), "expires", exp.UTC().Format(time.RFC3339))
-			if err := desktopNotify("imdsd: MFA session ends soon",
+			if o.opts.Notify == nil {
+				continue
+			}
+			if err := o.opts.Notify("imdsd: MFA session ends soon",
 				"Role "+name+": run 'imdsd mfa' with a new code before "+exp.Local().Format(time.Kitchen)); err != nil {
 				o.log.Debug("no desktop notification", "err", err)
 			}

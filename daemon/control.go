@@ -1,6 +1,7 @@
-package main
+package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 )
 
 // handlers are the control API's commands.
-func (o *ops) handlers() map[string]control.Handler {
+func (o *Daemon) handlers() map[string]control.Handler {
 	return map[string]control.Handler{
 		control.CmdStatus: func(context.Context, json.RawMessage) (any, error) { return o.status(), nil },
 		control.CmdReload: func(ctx context.Context, _ json.RawMessage) (any, error) { return o.applyReload(ctx) },
@@ -61,7 +62,7 @@ func decodeArgs(raw json.RawMessage, v any) error {
 }
 
 // useRole makes name the default role and saves the choice.
-func (o *ops) useRole(name string) (control.UseReply, error) {
+func (o *Daemon) useRole(name string) (control.UseReply, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	set := o.set.Load()
@@ -78,7 +79,7 @@ func (o *ops) useRole(name string) (control.UseReply, error) {
 }
 
 // creds returns a role's current credentials, from memory.
-func (o *ops) creds(name string) (control.Creds, error) {
+func (o *Daemon) creds(name string) (control.Creds, error) {
 	set := o.set.Load()
 	if name == "" {
 		name = o.defaultRole(set)
@@ -98,10 +99,10 @@ func (o *ops) creds(name string) (control.Creds, error) {
 }
 
 // status reports every role and client.
-func (o *ops) status() control.Status {
+func (o *Daemon) status() control.Status {
 	o.mu.Lock()
 	st := control.Status{
-		Version: Version(), PID: os.Getpid(), Started: o.started.UTC(),
+		Version: o.opts.Version, PID: os.Getpid(), Started: o.started.UTC(),
 		Listen: o.listen, Reloads: o.reloads, LastReload: o.lastReload.UTC(), ReloadError: o.reloadErr,
 	}
 	if o.lastReload.IsZero() {
@@ -162,7 +163,7 @@ func roleStatus(e *roleEntry, now time.Time) control.RoleStatus {
 		rs.State = control.StateFresh
 		if stats.LastError != "" {
 			rs.State, rs.Reason = control.StateFailing, stats.LastError
-		} else if c.Expires.Sub(now) < cmpOr(e.def.MinRemaining, roles.DefaultMinRemaining) {
+		} else if c.Expires.Sub(now) < cmp.Or(e.def.MinRemaining, roles.DefaultMinRemaining) {
 			rs.State = control.StateRefreshing
 		}
 	case e.mfa != nil && stats.LastError != "" && strings.Contains(stats.LastError, roles.ErrMFARequired.Error()):
@@ -177,7 +178,10 @@ func roleStatus(e *roleEntry, now time.Time) control.RoleStatus {
 
 // run serves the control API and the metrics, reloads on SIGHUP, and runs
 // the refreshers, until ctx ends.
-func (o *ops) run(ctx context.Context, listen []string) error {
+// Run starts the roles' refreshers, the control socket and the metrics
+// listener, and runs until ctx ends; listen are the IMDS addresses, for
+// status. It returns nil when ctx is cancelled.
+func (o *Daemon) Run(ctx context.Context, listen []string) error {
 	o.mu.Lock()
 	o.runCtx = ctx
 	o.listen = listen
@@ -213,8 +217,10 @@ func (o *ops) run(ctx context.Context, listen []string) error {
 		go func() { defer wg.Done(); errc <- o.metrics.Run(ctx, ln) }()
 	}
 	hup := make(chan os.Signal, 1)
-	notifyReload(hup)
-	defer signal.Stop(hup)
+	if o.opts.ReloadSignal != nil {
+		o.opts.ReloadSignal(hup)
+		defer signal.Stop(hup)
+	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
@@ -232,11 +238,4 @@ func (o *ops) run(ctx context.Context, listen []string) error {
 			o.watchMFA()
 		}
 	}
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }

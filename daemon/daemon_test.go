@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,9 +42,9 @@ func fakeEntry(t *testing.T, name string) *roleEntry {
 }
 
 // fakeOps is an ops over fake roles, the first the configured default.
-func fakeOps(t *testing.T, stateFile string, names ...string) *ops {
+func fakeOps(t *testing.T, stateFile string, names ...string) *Daemon {
 	t.Helper()
-	o := &ops{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, clients: map[netip.Addr]*clientSeen{}}
+	o := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, clients: map[netip.Addr]*clientSeen{}}
 	cfg := config.Config{StateFile: stateFile}
 	o.cfg.Store(&cfg)
 	set := &roleSet{byName: map[string]*roleEntry{}, def: names[0]}
@@ -64,7 +63,7 @@ func fakeOps(t *testing.T, stateFile string, names ...string) *ops {
 	return o
 }
 
-func servedRole(t *testing.T, o *ops) string {
+func servedRole(t *testing.T, o *Daemon) string {
 	t.Helper()
 	r, err := o.Credentials(context.Background(), imds.Caller{Remote: netip.MustParseAddrPort("127.0.0.1:5000")})
 	if err != nil {
@@ -106,49 +105,6 @@ func TestOps_UseSwitchesAndPersists(t *testing.T) {
 	}
 }
 
-var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
-
-func TestPrintStatus(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	st := control.Status{
-		Version: "1.0", PID: 42, Started: now.Add(-2 * time.Hour), DefaultRole: "dev",
-		Roles: []control.RoleStatus{
-			{Name: "dev", Default: true, State: control.StateFresh, Expires: now.Add(50 * time.Minute), LastRefresh: now.Add(-10 * time.Minute), NextRefresh: now.Add(15 * time.Minute), STSCalls: 3, Requests: 120},
-			{Name: "administrator", State: control.StateFailing, Reason: "AccessDenied: not authorized", STSCalls: 5, STSFailures: 5},
-		},
-		Clients: []control.ClientStatus{{Address: "172.17.0.2", Container: "web", Role: "dev", Requests: 7, LastSeen: now.Add(-3 * time.Second)}},
-	}
-	for _, colour := range []bool{false, true} {
-		var b strings.Builder
-		printStatus(&b, st, now, colour)
-		out := b.String()
-		if colour != strings.Contains(out, ansiGreen+"fresh"+ansiReset) || colour != strings.Contains(out, ansiRed+"failing"+ansiReset) {
-			t.Errorf("colour %v: wrong colouring:\n%q", colour, out)
-		}
-		plain := ansi.ReplaceAllString(out, "")
-		for _, want := range []string{"up 2h00m", "* dev", "50m00s", "10m00s ago", "in 15m00s", "administrator: AccessDenied: not authorized", "172.17.0.2", "web", "3s ago"} {
-			if !strings.Contains(plain, want) {
-				t.Errorf("colour %v: lacks %q:\n%s", colour, want, plain)
-			}
-		}
-		var cols []int
-		for _, l := range strings.Split(plain, "\n") {
-			if i := strings.Index(l, "fresh"); i >= 0 {
-				cols = append(cols, i)
-			}
-			if i := strings.Index(l, "failing"); i >= 0 {
-				cols = append(cols, i)
-			}
-			if i := strings.Index(l, "STATE"); i >= 0 {
-				cols = append(cols, i)
-			}
-		}
-		if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
-			t.Errorf("colour %v: STATE column not aligned %v:\n%s", colour, cols, plain)
-		}
-	}
-}
-
 // TestOps_WatchMFA: an hour before an MFA session ends the daemon logs it,
 // once.
 func TestOps_WatchMFA(t *testing.T) {
@@ -178,19 +134,5 @@ func TestOps_WatchMFA(t *testing.T) {
 	}
 	if st := roleStatus(o.set.Load().byName["dev"], exp.Add(-time.Hour)); st.MFA == nil || !st.MFA.Expires.Equal(exp.UTC()) {
 		t.Errorf("status MFA %+v, want expiry %s", st.MFA, exp)
-	}
-}
-
-// TestStatus_NoDaemon: without a daemon on the control socket, status says
-// so and falls back to the service manager's state (exit 3 stopped or 4
-// not installed, as the service commands define).
-func TestStatus_NoDaemon(t *testing.T) {
-	var out, errOut strings.Builder
-	code := run(context.Background(), []string{"status", "--socket", filepath.Join(t.TempDir(), "none.sock")}, &out, &errOut)
-	if code != exitStopped && code != exitNotInstalled {
-		t.Errorf("exit %d, want %d or %d; stdout %q", code, exitStopped, exitNotInstalled, out.String())
-	}
-	if !strings.Contains(errOut.String(), "imdsd is not running") {
-		t.Errorf("stderr %q does not say the daemon is not running", errOut.String())
 	}
 }
