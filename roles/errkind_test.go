@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,16 +30,25 @@ import (
 )
 
 // closedAddr returns a loopback address nothing listens on: connecting to
-// it is refused.
+// it is refused. The port is below the kernel's ephemeral range, so it
+// cannot be taken meanwhile as the source port of some connection (a
+// dial to it could even connect to itself, TCP simultaneous open), and a
+// test can listen on it again later.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const lo, hi = 20000, 32768 // Linux's ephemeral ports start at 32768
+	first := lo + rand.IntN(hi-lo)
+	for i := range hi - lo {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+(first-lo+i)%(hi-lo)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }
 
 // apiError is an STS error as the SDK hands it back after its retries:

@@ -237,12 +237,7 @@ func (g *faultRig) recoversWithinOneStep(t *testing.T, old string) {
 // comes up.
 func TestFaults_STSDownAtStart(t *testing.T) {
 	clk := testutil.NewClock(time.Time{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // connection refused from now on
+	addr := closedAddr(t) // connection refused from now on
 	g := startFaultRig(t, "http://"+addr, nil, clk, 0)
 	served, refused := g.walk(t, 5*time.Minute)
 	if served != 0 || refused != 5 {
@@ -258,6 +253,7 @@ func TestFaults_STSDownAtStart(t *testing.T) {
 	// STS comes up on that very address.
 	sts := &fakeSTS{clk: clk, release: make(chan struct{})}
 	srv := httptest.NewUnstartedServer(sts)
+	var err error
 	srv.Listener, err = net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", addr, err)
