@@ -119,9 +119,12 @@ func (f *fakeSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fault.status != 0 {
+		// Like STS, a new request ID in every answer (issue 16 item 6).
+		id := fmt.Sprintf("fake-%d", f.calls.Load())
 		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("X-Amzn-Requestid", id)
 		w.WriteHeader(fault.status)
-		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>fake %s</Message></Error><RequestId>fake</RequestId></ErrorResponse>`, fault.code, fault.code)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>fake %s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, fault.code, fault.code, id)
 		return
 	}
 	n := f.issued.Add(1)
@@ -331,6 +334,12 @@ func TestFaults_STSErrors(t *testing.T) {
 			if strings.Contains(err.Error(), fakeSecretMark) {
 				t.Fatalf("refusal carries a secret: %v", err)
 			}
+			// Dozens of failures, each with its own request ID, are one
+			// failure for the log (issue 16 item 6).
+			logs, last := g.logs.String(), g.r.Snapshot().LastError.Error()
+			if n := strings.Count(logs, "refresh failed"); n != 1 || strings.Contains(logs, last) {
+				t.Fatalf("'refresh failed' lines = %d (latest failure %q logged: %v), want 1, of the first failure only:\n%s", n, last, strings.Contains(logs, last), logs)
+			}
 			g.recoversWithinOneStep(t, first.AccessKeyID)
 		})
 	}
@@ -356,6 +365,9 @@ func TestFaults_STSHangs(t *testing.T) {
 	hung := credentialTimings(t, g.r, 201)
 	stillHanging := sts.hanging.Load() == 1
 	testutil.WaitFor(t, testutil.DefaultWaitTimeout, func() bool { return g.r.Stats().Failures >= 1 }, "the hung fetch to be abandoned")
+	if e := g.r.Stats().LastError; !strings.Contains(e, "STS did not answer within 500ms") {
+		t.Errorf("hung fetch's error = %q, want it to name the 500ms limit", e)
+	}
 	sts.set(stsHealthy)
 	healthyB := credentialTimings(t, g.r, 201)
 
@@ -461,5 +473,34 @@ func TestFaults_ShortGrantDoesNotStormSTS(t *testing.T) {
 	h.advance(t, time.Minute)
 	if n := h.f.calls.Load(); n > 2+6 {
 		t.Fatalf("STS calls after a further minute = %d, want at most %d", n, 2+6)
+	}
+}
+
+// TestFaults_FailureLoggedOncePerCode (issue 16 item 6): STS rejects the
+// source key (InvalidClientTokenId) at every retry for ten minutes, each
+// answer with a new request ID: one ERROR line. When the answer changes
+// to AccessDenied, a second.
+func TestFaults_FailureLoggedOncePerCode(t *testing.T) {
+	clk := testutil.NewClock(time.Time{})
+	sts := newFakeSTS(t, clk)
+	sts.set(stsRevoked)
+	g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
+	firstErr := g.r.Snapshot().LastError
+	g.advance(t, 10*time.Minute)
+	s := g.r.Snapshot()
+	if s.Failures < 10 || s.LastErrorKind != KindInvalidSource || s.LastErrorCode != "InvalidClientTokenId" {
+		t.Fatalf("after 10m: %d failures, kind %s code %q; want 10 or more, invalid-source, InvalidClientTokenId", s.Failures, s.LastErrorKind, s.LastErrorCode)
+	}
+	if firstErr == nil || firstErr.Error() == s.LastError.Error() {
+		t.Fatalf("first and latest failure read the same (%v); the request IDs should differ", firstErr)
+	}
+	if n := strings.Count(g.logs.String(), "level=ERROR"); n != 1 {
+		t.Fatalf("ERROR lines for %d InvalidClientTokenId failures = %d, want 1:\n%s", s.Failures, n, g.logs.String())
+	}
+	sts.set(stsAccessDenied)
+	g.advance(t, 5*time.Minute)
+	logs := g.logs.String()
+	if n := strings.Count(logs, "level=ERROR"); n != 2 || !strings.Contains(logs, "code=AccessDenied") || !strings.Contains(logs, "kind=access-denied") {
+		t.Fatalf("after the code changed: %d ERROR lines, want 2, the second naming AccessDenied:\n%s", n, logs)
 	}
 }
