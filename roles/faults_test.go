@@ -475,32 +475,3 @@ func TestFaults_ShortGrantDoesNotStormSTS(t *testing.T) {
 		t.Fatalf("STS calls after a further minute = %d, want at most %d", n, 2+6)
 	}
 }
-
-// TestFaults_FailureLoggedOncePerCode (issue 16 item 6): STS rejects the
-// source key (InvalidClientTokenId) at every retry for ten minutes, each
-// answer with a new request ID: one ERROR line. When the answer changes
-// to AccessDenied, a second.
-func TestFaults_FailureLoggedOncePerCode(t *testing.T) {
-	clk := testutil.NewClock(time.Time{})
-	sts := newFakeSTS(t, clk)
-	sts.set(stsRevoked)
-	g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
-	firstErr := g.r.Snapshot().LastError
-	g.advance(t, 10*time.Minute)
-	s := g.r.Snapshot()
-	if s.Failures < 10 || s.LastErrorKind != KindInvalidSource || s.LastErrorCode != "InvalidClientTokenId" {
-		t.Fatalf("after 10m: %d failures, kind %s code %q; want 10 or more, invalid-source, InvalidClientTokenId", s.Failures, s.LastErrorKind, s.LastErrorCode)
-	}
-	if firstErr == nil || firstErr.Error() == s.LastError.Error() {
-		t.Fatalf("first and latest failure read the same (%v); the request IDs should differ", firstErr)
-	}
-	if n := strings.Count(g.logs.String(), "level=ERROR"); n != 1 {
-		t.Fatalf("ERROR lines for %d InvalidClientTokenId failures = %d, want 1:\n%s", s.Failures, n, g.logs.String())
-	}
-	sts.set(stsAccessDenied)
-	g.advance(t, 5*time.Minute)
-	logs := g.logs.String()
-	if n := strings.Count(logs, "level=ERROR"); n != 2 || !strings.Contains(logs, "code=AccessDenied") || !strings.Contains(logs, "kind=access-denied") {
-		t.Fatalf("after the code changed: %d ERROR lines, want 2, the second naming AccessDenied:\n%s", n, logs)
-	}
-}

@@ -166,38 +166,6 @@ func (r *Refresher) CredentialsObtained() (aws.Credentials, time.Time, error) {
 	return v.creds, v.obtained, v.err
 }
 
-// served is what serve decided for one state at one instant.
-type served struct {
-	creds      aws.Credentials
-	obtained   time.Time
-	err        error
-	refreshing bool
-}
-
-// serve applies the serving rules to s at now: the set is served while it
-// has MinRemaining left; under that the loop is asked to refresh, and the
-// set is still served while it has GraceRemaining left; never after.
-func (r *Refresher) serve(s *state, now time.Time) served {
-	if !s.have {
-		if s.lastErr != nil {
-			return served{err: s.lastErr}
-		}
-		return served{err: ErrNotReady}
-	}
-	left := s.creds.Expires.Sub(now)
-	if left >= r.opts.MinRemaining {
-		return served{creds: s.creds, obtained: s.obtained}
-	}
-	r.poke()
-	if left >= r.opts.GraceRemaining {
-		return served{creds: s.creds, obtained: s.obtained, refreshing: true}
-	}
-	if s.lastErr != nil {
-		return served{err: fmt.Errorf("credentials expire in %s and cannot be refreshed: %w", left.Round(time.Second), s.lastErr)}
-	}
-	return served{err: fmt.Errorf("credentials expire in %s; refreshing", left.Round(time.Second))}
-}
-
 // Fetched returns a channel closed once the first fetch has finished and
 // its outcome (credentials or the error) is what Credentials answers.
 func (r *Refresher) Fetched() <-chan struct{} { return r.fetched }
