@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/imdsd/imdsd/internal/testutil"
 )
 
 // stsFault is how the fake STS answers.
@@ -51,7 +52,7 @@ var (
 // fakeSTS answers AssumeRole with credentials that expire an hour after the
 // fake clock's now, or with the fault set.
 type fakeSTS struct {
-	clk     *fakeClock
+	clk     *testutil.Clock
 	srv     *httptest.Server
 	mu      sync.Mutex
 	fault   stsFault
@@ -63,7 +64,7 @@ type fakeSTS struct {
 
 const fakeSecretMark = "fake-secret-do-not-log"
 
-func newFakeSTS(t *testing.T, clk *fakeClock) *fakeSTS {
+func newFakeSTS(t *testing.T, clk *testutil.Clock) *fakeSTS {
 	t.Helper()
 	f := &fakeSTS{clk: clk, release: make(chan struct{})}
 	f.srv = httptest.NewServer(f)
@@ -118,9 +119,12 @@ func (f *fakeSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fault.status != 0 {
+		// Like STS, a new request ID in every answer (issue 16 item 6).
+		id := fmt.Sprintf("fake-%d", f.calls.Load())
 		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("X-Amzn-Requestid", id)
 		w.WriteHeader(fault.status)
-		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>fake %s</Message></Error><RequestId>fake</RequestId></ErrorResponse>`, fault.code, fault.code)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>fake %s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, fault.code, fault.code, id)
 		return
 	}
 	n := f.issued.Add(1)
@@ -160,7 +164,7 @@ type faultRig struct {
 
 // startFaultRig starts the refresher with jitter and backoff draws fixed
 // at 0.5. When wait is true it waits for the first fetch to finish.
-func startFaultRig(t *testing.T, url string, sts *fakeSTS, clk *fakeClock, fetchTimeout time.Duration) *faultRig {
+func startFaultRig(t *testing.T, url string, sts *fakeSTS, clk *testutil.Clock, fetchTimeout time.Duration) *faultRig {
 	t.Helper()
 	logs := &syncBuffer{}
 	r, err := NewRefresher(RefresherOptions{
@@ -184,7 +188,7 @@ func startFaultRig(t *testing.T, url string, sts *fakeSTS, clk *fakeClock, fetch
 			t.Errorf("logs contain a secret:\n%s", logs.String())
 		}
 	})
-	clk.waitBlocked(t)
+	clk.WaitPending(t, 1)
 	return &faultRig{harness: h, sts: sts}
 }
 
@@ -235,13 +239,8 @@ func (g *faultRig) recoversWithinOneStep(t *testing.T, old string) {
 // the backoff schedule, and has credentials one backoff step after STS
 // comes up.
 func TestFaults_STSDownAtStart(t *testing.T) {
-	clk := newFakeClock()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // connection refused from now on
+	clk := testutil.NewClock(time.Time{})
+	addr := closedAddr(t) // connection refused from now on
 	g := startFaultRig(t, "http://"+addr, nil, clk, 0)
 	served, refused := g.walk(t, 5*time.Minute)
 	if served != 0 || refused != 5 {
@@ -257,6 +256,7 @@ func TestFaults_STSDownAtStart(t *testing.T) {
 	// STS comes up on that very address.
 	sts := &fakeSTS{clk: clk, release: make(chan struct{})}
 	srv := httptest.NewUnstartedServer(sts)
+	var err error
 	srv.Listener, err = net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", addr, err)
@@ -276,7 +276,7 @@ func TestFaults_STSDownAtStart(t *testing.T) {
 // (never served expired); STS is asked at most once per backoff step; one
 // step after STS is back, fresh credentials are served.
 func TestFaults_STSDownForAnHour(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock(time.Time{})
 	sts := newFakeSTS(t, clk)
 	g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
 	first, err := g.r.Credentials()
@@ -318,7 +318,7 @@ func TestFaults_STSErrors(t *testing.T) {
 		{"source credentials revoked (403 InvalidClientTokenId)", stsRevoked},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := testutil.NewClock(time.Time{})
 			sts := newFakeSTS(t, clk)
 			g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
 			first, _ := g.r.Credentials()
@@ -334,6 +334,12 @@ func TestFaults_STSErrors(t *testing.T) {
 			if strings.Contains(err.Error(), fakeSecretMark) {
 				t.Fatalf("refusal carries a secret: %v", err)
 			}
+			// Dozens of failures, each with its own request ID, are one
+			// failure for the log (issue 16 item 6).
+			logs, last := g.logs.String(), g.r.Snapshot().LastError.Error()
+			if n := strings.Count(logs, "refresh failed"); n != 1 || strings.Contains(logs, last) {
+				t.Fatalf("'refresh failed' lines = %d (latest failure %q logged: %v), want 1, of the first failure only:\n%s", n, last, strings.Contains(logs, last), logs)
+			}
 			g.recoversWithinOneStep(t, first.AccessKeyID)
 		})
 	}
@@ -344,7 +350,7 @@ func TestFaults_STSErrors(t *testing.T) {
 // fetch hangs is within 2× the median while STS is healthy, measured in
 // this run. The hung fetch is abandoned at FetchTimeout and retried.
 func TestFaults_STSHangs(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock(time.Time{})
 	sts := newFakeSTS(t, clk)
 	g := startFaultRig(t, sts.srv.URL, sts, clk, 500*time.Millisecond)
 	first, _ := g.r.Credentials()
@@ -355,10 +361,13 @@ func TestFaults_STSHangs(t *testing.T) {
 	if _, err := g.r.Credentials(); err != nil {
 		t.Fatalf("25m left with a refresh due: %v", err)
 	}
-	waitFor(t, "a fetch hanging in STS", func() bool { return sts.hanging.Load() == 1 })
+	testutil.WaitFor(t, testutil.DefaultWaitTimeout, func() bool { return sts.hanging.Load() == 1 }, "a fetch hanging in STS")
 	hung := credentialTimings(t, g.r, 201)
 	stillHanging := sts.hanging.Load() == 1
-	waitFor(t, "the hung fetch to be abandoned", func() bool { return g.r.Stats().Failures >= 1 })
+	testutil.WaitFor(t, testutil.DefaultWaitTimeout, func() bool { return g.r.Stats().Failures >= 1 }, "the hung fetch to be abandoned")
+	if e := g.r.Stats().LastError; !strings.Contains(e, "STS did not answer within 500ms") {
+		t.Errorf("hung fetch's error = %q, want it to name the 500ms limit", e)
+	}
 	sts.set(stsHealthy)
 	healthyB := credentialTimings(t, g.r, 201)
 
@@ -396,26 +405,13 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// waitFor polls cond in real time, bounded (the loop and STS run on real
-// goroutines); it asserts no duration.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestFaults_WallClockJumps: a jump forward past the expiry (resume from
 // suspend) refuses the stale set at once and refreshes at once, with one
 // STS call; a jump back neither refreshes nor refuses, and the refresh
 // still comes before the set is under GraceRemaining.
 func TestFaults_WallClockJumps(t *testing.T) {
 	t.Run("forward", func(t *testing.T) {
-		clk := newFakeClock()
+		clk := testutil.NewClock(time.Time{})
 		sts := newFakeSTS(t, clk)
 		g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
 		old, _ := g.r.Credentials()
@@ -423,14 +419,21 @@ func TestFaults_WallClockJumps(t *testing.T) {
 		if _, err := g.r.Credentials(); err == nil {
 			t.Fatal("served a set that expired during the suspend")
 		}
-		waitFor(t, "the refresh after resume", func() bool { return sts.issued.Load() == 2 })
-		waitFor(t, "the new set", func() bool { c, err := g.r.Credentials(); return err == nil && c.AccessKeyID != old.AccessKeyID })
+		// The read woke the loop; it refreshes and sleeps again beside
+		// the timer it was woken from.
+		clk.WaitPending(t, 2)
+		if n := sts.issued.Load(); n != 2 {
+			t.Fatalf("sets issued after resume = %d, want 2", n)
+		}
+		if c, err := g.r.Credentials(); err != nil || c.AccessKeyID == old.AccessKeyID {
+			t.Fatalf("after resume: %v, want a new set", err)
+		}
 		if n := sts.calls.Load(); n != 2 {
 			t.Errorf("STS calls = %d, want 2 (start, resume)", n)
 		}
 	})
 	t.Run("back", func(t *testing.T) {
-		clk := newFakeClock()
+		clk := testutil.NewClock(time.Time{})
 		sts := newFakeSTS(t, clk)
 		g := startFaultRig(t, sts.srv.URL, sts, clk, 0)
 		clk.Jump(-2 * time.Hour)
@@ -455,10 +458,14 @@ func TestFaults_WallClockJumps(t *testing.T) {
 func TestFaults_ShortGrantDoesNotStormSTS(t *testing.T) {
 	h := start(t, 20*time.Minute, 0.5, nil)
 	for range 200 {
+		// Each read finds the set due and wakes the loop; wait until the
+		// loop has handled it and gone back to sleep (one more timer), so
+		// it runs once per read while the fake clock stands.
+		pending := h.clk.Pending()
 		if _, err := h.r.Credentials(); err != nil {
 			t.Fatalf("Credentials: %v", err)
 		}
-		time.Sleep(time.Millisecond) // real time for the loop to run; the fake clock stands
+		h.clk.WaitPending(t, pending+1)
 	}
 	if n := h.f.calls.Load(); n > 2 {
 		t.Fatalf("STS calls for 200 reads within one instant = %d, want at most 2 (one per %s)", n, minRefreshGap)

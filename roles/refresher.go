@@ -69,29 +69,40 @@ type RefresherOptions struct {
 	Rand func() float64
 }
 
-// snapshot is the refresher's immutable state, swapped atomically.
-type snapshot struct {
+// state is the refresher's immutable state, swapped atomically, so that
+// one load gives the credentials together with the counters and the last
+// failure that go with them (see Snapshot).
+type state struct {
 	creds    aws.Credentials
 	have     bool
 	obtained time.Time
-	err      error // last refresh failure, nil after a success
+	// lastErr is the last refresh failure: nil before the first fetch and
+	// after a success. lastKind and lastCode are its Classify and
+	// ErrorCode, worked out once when it is stored.
+	lastErr     error
+	lastKind    ErrorKind
+	lastCode    string
+	fetches     int64
+	failures    int64
+	lastRefresh time.Time
+	nextRefresh time.Time
 }
 
 // Refresher keeps one role's credentials fresh in the background.
 type Refresher struct {
 	opts  RefresherOptions
 	log   *slog.Logger
-	state atomic.Pointer[snapshot]
-	wake  chan struct{}
+	state atomic.Pointer[state]
+	// mu serializes the copy-and-store of state; readers never take it.
+	mu   sync.Mutex
+	wake chan struct{}
 	// fetched is closed once the outcome of the first fetch is stored.
 	fetched     chan struct{}
 	fetchedOnce sync.Once
-
-	mu    sync.Mutex
-	stats Stats
 }
 
-// Stats counts what a Refresher did, for status and metrics.
+// Stats counts what a Refresher did, for status and metrics. Snapshot
+// gives the same with the credentials and the typed last error.
 type Stats struct {
 	Fetches     int64
 	Failures    int64
@@ -135,7 +146,7 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 		wake:    make(chan struct{}, 1),
 		fetched: make(chan struct{}),
 	}
-	r.state.Store(&snapshot{err: ErrNotReady})
+	r.state.Store(&state{lastKind: KindNone})
 	return r, nil
 }
 
@@ -151,22 +162,8 @@ func (r *Refresher) Credentials() (aws.Credentials, error) {
 // obtained, both from the same state: a refresh that lands in between
 // cannot pair one set's keys with another's time.
 func (r *Refresher) CredentialsObtained() (aws.Credentials, time.Time, error) {
-	s := r.state.Load()
-	if !s.have {
-		return aws.Credentials{}, time.Time{}, s.err
-	}
-	left := s.creds.Expires.Sub(r.opts.Clock.Now())
-	if left >= r.opts.MinRemaining {
-		return s.creds, s.obtained, nil
-	}
-	r.poke()
-	if left >= r.opts.GraceRemaining {
-		return s.creds, s.obtained, nil
-	}
-	if s.err != nil {
-		return aws.Credentials{}, time.Time{}, fmt.Errorf("credentials expire in %s and cannot be refreshed: %w", left.Round(time.Second), s.err)
-	}
-	return aws.Credentials{}, time.Time{}, fmt.Errorf("credentials expire in %s; refreshing", left.Round(time.Second))
+	v := r.serve(r.state.Load(), r.opts.Clock.Now())
+	return v.creds, v.obtained, v.err
 }
 
 // Fetched returns a channel closed once the first fetch has finished and
@@ -174,13 +171,29 @@ func (r *Refresher) CredentialsObtained() (aws.Credentials, time.Time, error) {
 func (r *Refresher) Fetched() <-chan struct{} { return r.fetched }
 
 // Obtained returns when the current credentials were obtained.
+//
+// Deprecated: a refresh between Credentials and Obtained pairs one set's
+// keys with another's time; use Snapshot or CredentialsObtained.
 func (r *Refresher) Obtained() time.Time { return r.state.Load().obtained }
 
-// Stats returns a copy of the counters.
+// Stats returns a copy of the counters, from one state.
 func (r *Refresher) Stats() Stats {
+	s := r.state.Load()
+	st := Stats{Fetches: s.fetches, Failures: s.failures, LastRefresh: s.lastRefresh, NextRefresh: s.nextRefresh}
+	if s.lastErr != nil {
+		st.LastError = s.lastErr.Error()
+	}
+	return st
+}
+
+// update stores a copy of the state changed by f.
+func (r *Refresher) update(f func(*state)) *state {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stats
+	next := *r.state.Load()
+	f(&next)
+	r.state.Store(&next)
+	return &next
 }
 
 // Refresh asks the loop to refresh now. It does not wait.
@@ -201,16 +214,12 @@ func (r *Refresher) Run(ctx context.Context) error {
 	for {
 		now := r.opts.Clock.Now()
 		if !now.Before(next) || r.due(now) {
-			if r.fetch(ctx) {
+			var ok bool
+			if ok, next = r.fetch(ctx, failures); ok {
 				failures = 0
-				next = r.nextRefresh()
 			} else {
 				failures++
-				next = r.opts.Clock.Now().Add(r.backoff(failures))
 			}
-			r.mu.Lock()
-			r.stats.NextRefresh = next
-			r.mu.Unlock()
 		}
 		wait := next.Sub(r.opts.Clock.Now())
 		wait = min(wait, r.opts.CheckInterval)
@@ -238,16 +247,16 @@ func (r *Refresher) Run(ctx context.Context) error {
 func (r *Refresher) due(now time.Time) bool {
 	s := r.state.Load()
 	recent := !now.Before(s.obtained) && now.Sub(s.obtained) < minRefreshGap
-	return s.have && s.creds.Expires.Sub(now) < r.opts.MinRemaining && s.err == nil && !recent
+	return s.have && s.creds.Expires.Sub(now) < r.opts.MinRemaining && s.lastErr == nil && !recent
 }
 
-// nextRefresh plans the refresh of the current set: MinRemaining plus up to
-// Jitter before its expiry, and not sooner than minRefreshGap from now.
-func (r *Refresher) nextRefresh() time.Time {
-	s := r.state.Load()
+// nextRefresh plans the refresh of a set that expires at expires:
+// MinRemaining plus up to Jitter before its expiry, and not sooner than
+// minRefreshGap from now.
+func (r *Refresher) nextRefresh(expires, now time.Time) time.Time {
 	jitter := time.Duration(r.opts.Rand() * float64(r.opts.Jitter))
-	at := s.creds.Expires.Add(-r.opts.MinRemaining - jitter)
-	if floor := r.opts.Clock.Now().Add(minRefreshGap); at.Before(floor) {
+	at := expires.Add(-r.opts.MinRemaining - jitter)
+	if floor := now.Add(minRefreshGap); at.Before(floor) {
 		at = floor
 	}
 	return at
@@ -264,56 +273,76 @@ func (r *Refresher) backoff(n int) time.Duration {
 	return d/2 + time.Duration(r.opts.Rand()*float64(d/2))
 }
 
-// fetch calls the Fetcher once and stores the outcome. It reports success.
-func (r *Refresher) fetch(ctx context.Context) bool {
-	fctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
-	defer cancel()
-	creds, err := r.opts.Fetcher.Fetch(fctx)
+// fetch calls the Fetcher once and stores the outcome with the time of the
+// next refresh, in one state, so that Snapshot never shows a new outcome
+// with the old plan. failures is the number of failures in a row before
+// this one. It reports success and returns the next refresh time.
+func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
+	creds, err := r.fetchOnce(ctx)
 	now := r.opts.Clock.Now()
-	if err == nil && creds.CanExpire && !creds.Expires.After(now) {
-		err = fmt.Errorf("source returned credentials that expired at %s", creds.Expires.UTC().Format(time.RFC3339))
-	}
-	if err == nil && (creds.AccessKeyID == "" || creds.SecretAccessKey == "") {
-		err = errors.New("source returned empty credentials")
-	}
 	prev := r.state.Load()
-	r.mu.Lock()
-	r.stats.Fetches++
-	r.mu.Unlock()
-	if err != nil {
-		if ctx.Err() != nil {
-			return false
-		}
-		r.mu.Lock()
-		r.stats.Failures++
-		r.stats.LastError = err.Error()
-		r.mu.Unlock()
-		if prev.err == nil || prev.err.Error() != err.Error() {
-			r.log.Error("refresh failed", "err", err, "serving_until", r.servingUntil(prev))
-		}
-		next := *prev
-		next.err = err
-		r.state.Store(&next)
-		r.fetchedOnce.Do(func() { close(r.fetched) })
-		return false
+	if err != nil && ctx.Err() != nil {
+		// Shutting down: count the call, record no failure.
+		next := now.Add(r.backoff(failures + 1))
+		r.update(func(s *state) { s.fetches++; s.nextRefresh = next })
+		return false, next
 	}
-	r.state.Store(&snapshot{creds: creds, have: true, obtained: now})
+	if err != nil {
+		next := now.Add(r.backoff(failures + 1))
+		kind, code := Classify(err), ErrorCode(err)
+		r.update(func(s *state) {
+			s.fetches++
+			s.failures++
+			s.lastErr, s.lastKind, s.lastCode = err, kind, code
+			s.nextRefresh = next
+		})
+		r.fetchedOnce.Do(func() { close(r.fetched) })
+		if prev.lastErr == nil || failureKey(prev.lastErr, prev.lastKind, prev.lastCode) != failureKey(err, kind, code) {
+			r.log.Error("refresh failed", "err", err, "kind", kind, "code", code, "serving_until", r.servingUntil(prev))
+		}
+		return false, next
+	}
+	next := r.nextRefresh(creds.Expires, now)
+	r.update(func(s *state) {
+		s.creds, s.have, s.obtained = creds, true, now
+		s.fetches++
+		s.lastErr, s.lastKind, s.lastCode = nil, KindNone, ""
+		s.lastRefresh, s.nextRefresh = now, next
+	})
 	r.fetchedOnce.Do(func() { close(r.fetched) })
-	r.mu.Lock()
-	r.stats.LastRefresh = now
-	r.stats.LastError = ""
-	r.mu.Unlock()
 	attrs := []any{"access_key", KeyTail(creds.AccessKeyID), "expires", creds.Expires.UTC().Format(time.RFC3339)}
-	if prev.err != nil && prev.err != ErrNotReady {
+	if prev.lastErr != nil {
 		r.log.Info("refresh recovered", attrs...)
 	} else {
 		r.log.Info("refreshed", attrs...)
 	}
-	return true
+	return true, next
+}
+
+// fetchOnce calls the Fetcher within FetchTimeout and checks what it
+// returned. A fetch cut off by the timeout says so, naming the limit
+// (issue 16: a hung STS said only "context deadline exceeded").
+func (r *Refresher) fetchOnce(ctx context.Context) (aws.Credentials, error) {
+	fctx, cancel := context.WithTimeout(ctx, r.opts.FetchTimeout)
+	defer cancel()
+	creds, err := r.opts.Fetcher.Fetch(fctx)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded) {
+			err = &FetchTimeoutError{Limit: r.opts.FetchTimeout, Err: err}
+		}
+		return aws.Credentials{}, err
+	}
+	if creds.CanExpire && !creds.Expires.After(r.opts.Clock.Now()) {
+		return aws.Credentials{}, fmt.Errorf("source returned credentials that expired at %s", creds.Expires.UTC().Format(time.RFC3339))
+	}
+	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
+		return aws.Credentials{}, errors.New("source returned empty credentials")
+	}
+	return creds, nil
 }
 
 // servingUntil tells, for the log, until when the last good set is served.
-func (r *Refresher) servingUntil(s *snapshot) string {
+func (r *Refresher) servingUntil(s *state) string {
 	if !s.have {
 		return "nothing to serve"
 	}

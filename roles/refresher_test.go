@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/imdsd/imdsd/internal/testutil"
 )
 
 // fakeFetcher hands out credentials expiring `life` after the clock's now,
 // or the error set with fail.
 type fakeFetcher struct {
-	clk   *fakeClock
+	clk   *testutil.Clock
 	life  time.Duration
 	calls atomic.Int64
 	mu    sync.Mutex
@@ -75,8 +76,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// roles.Clock is satisfied by the shared fake clock.
+var _ Clock = (*testutil.Clock)(nil)
+
 type harness struct {
-	clk  *fakeClock
+	clk  *testutil.Clock
 	f    *fakeFetcher
 	r    *Refresher
 	logs *syncBuffer
@@ -87,7 +91,7 @@ type harness struct {
 // and waits for its first fetch to finish.
 func start(t *testing.T, life time.Duration, rnd float64, failFirst error) *harness {
 	t.Helper()
-	clk := newFakeClock()
+	clk := testutil.NewClock(time.Time{})
 	f := &fakeFetcher{clk: clk, life: life, err: failFirst}
 	logs := &syncBuffer{}
 	r, err := NewRefresher(RefresherOptions{
@@ -112,7 +116,7 @@ func start(t *testing.T, life time.Duration, rnd float64, failFirst error) *harn
 			}
 		}
 	})
-	clk.waitBlocked(t)
+	clk.WaitPending(t, 1)
 	return h
 }
 
@@ -122,8 +126,8 @@ func (h *harness) advance(t *testing.T, d time.Duration) {
 	t.Helper()
 	target := h.clk.Now().Add(d)
 	for {
-		h.clk.waitBlocked(t)
-		at, ok := h.clk.next()
+		h.clk.WaitPending(t, 1)
+		at, ok := h.clk.Next()
 		now := h.clk.Now()
 		if !ok || at.After(target) {
 			h.clk.Advance(target.Sub(now))
@@ -273,12 +277,9 @@ func TestRefresher_ResumeFromSuspend(t *testing.T) {
 	if _, err := h.r.Credentials(); err == nil {
 		t.Fatal("served credentials that expired during suspend")
 	}
-	// The read above asked for a refresh; the loop does it at once.
-	deadline := time.Now().Add(10 * time.Second)
-	for h.f.calls.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	h.clk.waitBlocked(t)
+	// The read above asked for a refresh; the loop does it at once and
+	// sleeps again: a second timer beside the one it was woken from.
+	h.clk.WaitPending(t, 2)
 	c, err := h.r.Credentials()
 	if err != nil || c.AccessKeyID == old.AccessKeyID {
 		t.Fatalf("after resume: err %v, want a fresh set", err)
@@ -310,11 +311,8 @@ func TestRefresher_SingleflightUnderLoad(t *testing.T) {
 	}
 	close(startGate)
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.f.calls.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	h.clk.waitBlocked(t)
+	// The loop woke, refreshed and went back to sleep: a second timer.
+	h.clk.WaitPending(t, 2)
 	if failed.Load() != 0 || served.Load() != 1000 {
 		t.Errorf("served %d, failed %d; want all 1000 served", served.Load(), failed.Load())
 	}
@@ -322,14 +320,14 @@ func TestRefresher_SingleflightUnderLoad(t *testing.T) {
 	for range 1000 {
 		_, _ = h.r.Credentials()
 	}
-	h.clk.waitBlocked(t)
+	h.clk.WaitPending(t, 2)
 	if n := h.f.calls.Load(); n != 2 {
 		t.Errorf("STS calls = %d, want 2 (the first fetch and exactly one refresh)", n)
 	}
 }
 
 func TestRefresher_RejectsBadFetches(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock(time.Time{})
 	tests := map[string]aws.Credentials{
 		"already expired": {AccessKeyID: "A", SecretAccessKey: "S", CanExpire: true, Expires: clk.Now().Add(-time.Minute)},
 		"empty":           {},
@@ -343,7 +341,7 @@ func TestRefresher_RejectsBadFetches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.fetch(context.Background()) {
+			if ok, _ := r.fetch(context.Background(), 0); ok {
 				t.Fatal("fetch accepted unusable credentials")
 			}
 			if _, err := r.Credentials(); err == nil {
@@ -376,7 +374,7 @@ func TestKeyTail(t *testing.T) {
 // credentials" (a reload publishes a new role only after Fetched).
 func TestRefresher_FetchedMeansServable(t *testing.T) {
 	for _, failing := range []bool{false, true} {
-		clk := newFakeClock()
+		clk := testutil.NewClock(time.Time{})
 		f := &fakeFetcher{clk: clk, life: time.Hour}
 		if failing {
 			f.err = errors.New("AccessDenied: no")

@@ -149,13 +149,17 @@ func runSTS(ctx context.Context, args []string, stdout io.Writer) error {
 func sourceOf(name string, r *roles.Refresher) imds.Source {
 	return imds.SourceFunc(func(context.Context, imds.Caller) (imds.Role, error) {
 		out := imds.Role{Name: name}
-		c, err := r.Credentials()
-		if err != nil {
-			out.Err = err
+		// One Snapshot: the keys and their LastUpdated come from the same
+		// refresh, which two calls (Credentials, then Obtained) cannot
+		// promise while the clock runs through refreshes.
+		s := r.Snapshot()
+		if s.Err != nil {
+			out.Err = s.Err
 			return out, nil
 		}
+		c := s.Credentials
 		out.Credentials = imds.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
-			SessionToken: c.SessionToken, Expires: c.Expires, LastUpdated: r.Obtained()}
+			SessionToken: c.SessionToken, Expires: c.Expires, LastUpdated: s.Obtained}
 		return out, nil
 	})
 }
