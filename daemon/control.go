@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -88,10 +86,11 @@ func (o *Daemon) creds(name string) (control.Creds, error) {
 	if !ok {
 		return control.Creds{}, fmt.Errorf("role %q is not configured (configured: %v)", name, set.order)
 	}
-	c, err := e.refresher.Credentials()
-	if err != nil {
-		return control.Creds{}, fmt.Errorf("role %s: %w", name, err)
+	snap := e.refresher.Snapshot()
+	if snap.Err != nil {
+		return control.Creds{}, fmt.Errorf("role %s: %w", name, snap.Err)
 	}
+	c := snap.Credentials
 	return control.Creds{
 		Role: name, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		SessionToken: c.SessionToken, Expiration: c.Expires.UTC(), Region: e.role.Region,
@@ -117,7 +116,7 @@ func (o *Daemon) status() control.Status {
 		st.Region = e.role.Region
 	}
 	for _, name := range set.order {
-		rs := roleStatus(set.byName[name], o.now())
+		rs := roleStatus(set.byName[name])
 		rs.Name = name // the name `use` and `creds --role` take
 		rs.Default = name == st.DefaultRole
 		st.Roles = append(st.Roles, rs)
@@ -137,17 +136,20 @@ func (o *Daemon) status() control.Status {
 }
 
 // roleStatus tells one role's state.
-func roleStatus(e *roleEntry, now time.Time) control.RoleStatus {
-	stats := e.refresher.Stats()
+// roleStatus is one role's line of status, from one consistent snapshot
+// of its refresher: the state follows the typed kind of the last error,
+// never its text.
+func roleStatus(e *roleEntry) control.RoleStatus {
+	snap := e.refresher.Snapshot()
 	rs := control.RoleStatus{
 		Name: e.role.Name, ARN: e.role.ARN, Source: e.role.Source,
-		LastRefresh: stats.LastRefresh.UTC(), NextRefresh: stats.NextRefresh.UTC(),
-		STSCalls: stats.Fetches, STSFailures: stats.Failures, Requests: e.requests.Load(),
+		LastRefresh: snap.LastRefresh.UTC(), NextRefresh: snap.NextRefresh.UTC(),
+		STSCalls: snap.Fetches, STSFailures: snap.Failures, Requests: e.requests.Load(),
 	}
-	if stats.LastRefresh.IsZero() {
+	if snap.LastRefresh.IsZero() {
 		rs.LastRefresh = time.Time{}
 	}
-	if stats.NextRefresh.IsZero() {
+	if snap.NextRefresh.IsZero() {
 		rs.NextRefresh = time.Time{}
 	}
 	if e.mfa != nil {
@@ -156,22 +158,21 @@ func roleStatus(e *roleEntry, now time.Time) control.RoleStatus {
 			rs.MFA.Expires = time.Time{}
 		}
 	}
-	c, err := e.refresher.Credentials()
 	switch {
-	case err == nil:
-		rs.Expires = c.Expires.UTC()
+	case snap.Err == nil:
+		rs.Expires = snap.Credentials.Expires.UTC()
 		rs.State = control.StateFresh
-		if stats.LastError != "" {
-			rs.State, rs.Reason = control.StateFailing, stats.LastError
-		} else if c.Expires.Sub(now) < cmp.Or(e.def.MinRemaining, roles.DefaultMinRemaining) {
+		if snap.LastError != nil {
+			rs.State, rs.Reason = control.StateFailing, snap.LastError.Error()
+		} else if snap.Refreshing {
 			rs.State = control.StateRefreshing
 		}
-	case e.mfa != nil && stats.LastError != "" && strings.Contains(stats.LastError, roles.ErrMFARequired.Error()):
-		rs.State, rs.Reason = control.StateNeedsMFA, stats.LastError
-	case stats.LastError != "":
-		rs.State, rs.Reason = control.StateFailing, stats.LastError
+	case snap.LastErrorKind == roles.KindNeedsMFA:
+		rs.State, rs.Reason = control.StateNeedsMFA, snap.LastError.Error()
+	case snap.LastError != nil:
+		rs.State, rs.Reason = control.StateFailing, snap.LastError.Error()
 	default:
-		rs.State, rs.Reason = control.StateRefreshing, err.Error()
+		rs.State, rs.Reason = control.StateRefreshing, snap.Err.Error()
 	}
 	return rs
 }

@@ -195,11 +195,12 @@ func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, err
 func roleCredentials(e *roleEntry) imds.Role {
 	e.requests.Add(1)
 	out := imds.Role{Name: e.role.Name}
-	creds, obtained, err := e.refresher.CredentialsObtained()
-	if err != nil {
-		out.Err = fmt.Errorf("role %s: %w", e.role.Name, err)
+	snap := e.refresher.Snapshot()
+	if snap.Err != nil {
+		out.Err = fmt.Errorf("role %s: %w", e.role.Name, snap.Err)
 		return out
 	}
+	creds, obtained := snap.Credentials, snap.Obtained
 	account := creds.AccountID
 	if account == "" {
 		account = e.role.AccountID
@@ -259,8 +260,8 @@ func (o *Daemon) roleSamples() []metrics.RoleSample {
 	out := make([]metrics.RoleSample, 0, len(set.order))
 	for _, name := range set.order {
 		s := metrics.RoleSample{Name: name, Default: name == def}
-		if c, err := set.byName[name].refresher.Credentials(); err == nil {
-			s.Expires = c.Expires
+		if snap := set.byName[name].refresher.Snapshot(); snap.Err == nil {
+			s.Expires = snap.Credentials.Expires
 		}
 		out = append(out, s)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/smithy-go"
 
 	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/roles"
@@ -64,7 +63,7 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 	fetcher := roles.FetcherFunc(func(ctx context.Context) (aws.Credentials, error) {
 		c, err := inner.Fetch(ctx)
 		if observe != nil && ctx.Err() == nil {
-			observe(label, fetchErrorCode(err))
+			observe(label, roles.ErrorCode(err))
 		}
 		return c, err
 	})
@@ -78,23 +77,6 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		return nil, err
 	}
 	return e, nil
-}
-
-// fetchErrorCode names a fetch failure for metrics: the AWS error code, or
-// a fixed word; never a message (it could carry anything).
-func fetchErrorCode(err error) string {
-	var api smithy.APIError
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, roles.ErrMFARequired):
-		return "MFARequired"
-	case errors.As(err, &api) && api.ErrorCode() != "":
-		return api.ErrorCode()
-	case errors.Is(err, context.DeadlineExceeded):
-		return "Timeout"
-	}
-	return "Other"
 }
 
 // start runs the refresher until stop or ctx ends.
