@@ -168,7 +168,7 @@ func TestFind_NoAccess(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CONTROL_HELPER_SOCKET="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "not allowed to use imdsd's control socket") {
+	if err != nil || !strings.Contains(string(out), "permission denied on the control socket "+path) {
 		t.Fatalf("as nobody: %v\n%s", err, out)
 	}
 }
