@@ -14,6 +14,9 @@ import (
 // of the directory that keeps this user out (the deepest one on the way that
 // can be looked at). "" when none can.
 func socketGroup(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	for p := path; ; {
 		if o, ok := statOwner(os.Stat(p)); ok {
 			return groupName(o.gid)

@@ -40,7 +40,11 @@ func peerTrusted(path string, uid, self int) bool {
 	if uid == self || uid == 0 {
 		return true
 	}
-	dir := filepath.Dir(path)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	dir := filepath.Dir(abs)
 	owner, ok := statOwner(os.Lstat(dir))
 	if !ok || owner.uid != uid || owner.mode&0o022 != 0 || !owner.isDir {
 		return false
