@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
+	"net"
 	"time"
 )
-
-// ErrNotRunning is returned by [Client.Call] when nothing answers on the
-// control socket: the daemon is not running, or runs with another socket.
-var ErrNotRunning = errors.New("imdsd is not running (nothing answers on the control socket)")
 
 // RemoteError is an error the daemon returned for a command.
 type RemoteError struct {
@@ -45,8 +42,11 @@ func (c Client) Call(ctx context.Context, cmd string, args, out any) error {
 		}
 		req.Args = b
 	}
-	conn, err := dial(ctx, c.Path)
+	conn, err := connect(ctx, c.Path)
 	if err != nil {
+		if refused(err) {
+			return err
+		}
 		return fmt.Errorf("%w: %s: %v", ErrNotRunning, c.Path, err)
 	}
 	defer conn.Close()
@@ -78,25 +78,49 @@ func (c Client) Call(ctx context.Context, cmd string, args, out any) error {
 	return nil
 }
 
-// ErrNoAccess is returned by [Find] when a daemon's socket exists but this
-// user may not connect to it.
-var ErrNoAccess = errors.New("not allowed to use imdsd's control socket: ask to be added to the daemon's group (imdsd for the service), then log in again")
-
 // Find returns a client for the first of paths on which a daemon answers,
-// or, when none does, one for paths[0] and ErrNotRunning (ErrNoAccess when
-// a socket was there but refused this user).
+// or, when none does, one for paths[0] and ErrNotRunning. It stops at a
+// socket this user may not open (an [*AccessError]) or one served by a user
+// it must not trust (a [*PeerError]): falling through to the next path
+// would hide both.
 func Find(ctx context.Context, paths ...string) (Client, error) {
 	var errs []error
 	for _, p := range paths {
-		conn, err := dial(ctx, p)
+		conn, err := connect(ctx, p)
 		if err == nil {
 			conn.Close()
 			return Client{Path: p}, nil
 		}
-		if errors.Is(err, os.ErrPermission) {
-			return Client{Path: p}, fmt.Errorf("%w: %s", ErrNoAccess, p)
+		if refused(err) {
+			return Client{Path: p}, err
 		}
 		errs = append(errs, fmt.Errorf("%s: %v", p, err))
 	}
 	return Client{Path: paths[0]}, fmt.Errorf("%w: %w", ErrNotRunning, errors.Join(errs...))
+}
+
+// connect dials the daemon at path and checks who serves it before anything
+// is sent: an MFA code or a request for credentials must reach only a
+// process of this user, of root, or of the service user a root-made
+// directory belongs to. Its errors are an [*AccessError] or a [*PeerError],
+// or the dial error when nothing answers.
+func connect(ctx context.Context, path string) (net.Conn, error) {
+	conn, err := dial(ctx, path)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, &AccessError{Path: path, Group: socketGroup(path), Err: err}
+		}
+		return nil, err
+	}
+	if err := checkPeer(conn, path); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// refused reports whether err is a socket that answered but must not be
+// used, as opposed to one where nothing answers.
+func refused(err error) bool {
+	return errors.Is(err, ErrNoAccess) || errors.Is(err, ErrUntrustedPeer)
 }

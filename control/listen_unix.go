@@ -4,7 +4,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -63,19 +62,18 @@ type ListenOptions struct {
 	GID int
 }
 
-// Listen opens the control socket at path, mode 0660, in a directory of mode
-// 0750 that it creates if missing. A stale socket left by a daemon that
-// died is replaced; one that still answers is an error, so two daemons never
-// fight over it.
+// Listen opens the control socket at path, mode 0660. Its directory is made
+// if missing, or checked if present (see prepareDir): this user's default
+// directory ([RuntimeDir]) must be the daemon user's own and is 0700; any
+// other must belong to the daemon's user or root, is made 0750, and may not
+// be writable by group or others. A directory that fails is a [*DirError].
+// A stale socket left by a daemon that died is replaced; one that still
+// answers is an error, so two daemons never fight over it.
 func Listen(path string, opts ListenOptions) (net.Listener, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("control socket directory: %w", err)
-	}
-	if opts.GID >= 0 {
-		if err := os.Chown(dir, -1, opts.GID); err != nil && !errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("control socket directory: %w", err)
-		}
+	private := os.Geteuid() != 0 && filepath.Clean(dir) == filepath.Clean(RuntimeDir())
+	if err := prepareDir(dir, private, opts.GID); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSocket == 0 {
@@ -96,8 +94,8 @@ func Listen(path string, opts ListenOptions) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	// The directory is 0750, so nobody outside the group reaches the
-	// socket in the instant before its own mode is set.
+	// In a directory Listen made (0750, or 0700), nobody outside the
+	// group reaches the socket in the instant before its own mode is set.
 	if err := os.Chmod(path, 0o660); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket %s: %w", path, err)

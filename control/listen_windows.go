@@ -40,3 +40,11 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 
 // ClientPaths returns where a client looks for the daemon.
 func ClientPaths() []string { return []string{SocketName} }
+
+// checkPeer does not check who serves the pipe on Windows: the pipe's
+// security descriptor says who may connect, not who may serve, and
+// SECURITY.md says so.
+func checkPeer(net.Conn, string) error { return nil }
+
+// socketGroup has no Windows counterpart: access is the pipe's ACL.
+func socketGroup(string) string { return "" }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -52,31 +53,73 @@ func NewServer(opts ServerOptions) *Server {
 }
 
 // Run serves ln until ctx ends, then closes it and waits for the exchanges
-// under way. A cancelled ctx is a normal stop and returns nil.
+// under way. A cancelled ctx is a normal stop and returns nil. An accept
+// error that can pass (out of file descriptors, a connection aborted before
+// it was accepted) is retried after a pause, as net/http does; only another
+// error ends Run.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !temporaryAccept(err) {
+				ln.Close()
+				return fmt.Errorf("control: accept: %w", err)
 			}
-			ln.Close()
-			return fmt.Errorf("control: accept: %w", err)
+			delay = acceptBackoff(delay)
+			s.log.Warn("accept failed; retrying", "err", err, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
+		delay = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s.serveConn(ctx, conn)
 		}()
 	}
+}
+
+// Accept retry pauses: net/http's (Server.Serve), 5 ms doubling to 1 s.
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+)
+
+func acceptBackoff(prev time.Duration) time.Duration {
+	if prev == 0 {
+		return minAcceptDelay
+	}
+	return min(2*prev, maxAcceptDelay)
+}
+
+// temporaryAccept reports whether an accept error can pass. Running out of
+// file descriptors (EMFILE for the process, ENFILE for the system) or
+// buffers is the case that matters: it used to end Run, and with it the
+// whole daemon (issue 15 item 4), when a burst of clients or a leak
+// elsewhere briefly used them all.
+func temporaryAccept(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (s *Server) serveConn(ctx context.Context, conn net.Conn) {

@@ -9,6 +9,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type Metrics struct {
 
 	mu      sync.RWMutex
 	byRoute map[routeStatus]requestSeries
+
+	// Shorter limits for tests; zero means the constants below.
+	readHeaderTimeout, idleTimeout time.Duration
 }
 
 type routeStatus struct {
@@ -158,16 +162,21 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)})
 }
 
+// Limits of the metrics listener, those of a careful http.Server: a
+// scraper sends its headers at once, and Prometheus reuses one connection
+// per scrape interval (at most a minute or two).
+const (
+	readHeaderTimeout = 5 * time.Second
+	idleTimeout       = 90 * time.Second
+	maxHeaderBytes    = 8 << 10
+)
+
 // Run serves /metrics on ln until ctx ends. A cancelled ctx returns nil.
+// Only requests whose Host is an IP address, localhost or ln's own address
+// are served (see hostAllowed). Accept errors that can pass, such as running
+// out of file descriptors, are retried by net/http with a growing pause.
 func (m *Metrics) Run(ctx context.Context, ln net.Listener) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv := m.server(ctx, ln)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -182,6 +191,20 @@ func (m *Metrics) Run(ctx context.Context, ln net.Listener) error {
 			return nil
 		}
 		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
+	}
+}
+
+func (m *Metrics) server(ctx context.Context, ln net.Listener) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return &http.Server{
+		Handler:           hostCheck(mux, ln.Addr()),
+		ReadHeaderTimeout: cmp.Or(m.readHeaderTimeout, readHeaderTimeout),
+		IdleTimeout:       cmp.Or(m.idleTimeout, idleTimeout),
+		MaxHeaderBytes:    maxHeaderBytes,
+		// Warn: an accept error (out of file descriptors) is worth seeing.
+		ErrorLog:    slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 }
 

@@ -40,14 +40,27 @@ func (f *ctlFlags) call(ctx context.Context, name string, stderr io.Writer, cmd 
 		err = c.Call(ctx, cmd, args, out)
 	}
 	if err != nil {
-		if errors.Is(err, control.ErrNotRunning) {
-			fmt.Fprintf(stderr, "imdsd %s: %v\n  start it with 'imdsd serve' or 'imdsd start', or give its socket with --socket\n", name, err)
-		} else {
-			fmt.Fprintf(stderr, "imdsd %s: %v\n", name, err)
-		}
+		reportCtlErr(stderr, name, err)
 		return exitError
 	}
 	return -1
+}
+
+// reportCtlErr prints a failed control call with what to do about it. A
+// socket this user may not open, or one another user serves, is not "not
+// running": the first says which group to join, the second that nothing
+// was sent.
+func reportCtlErr(stderr io.Writer, name string, err error) {
+	switch {
+	case errors.Is(err, control.ErrNoAccess):
+		fmt.Fprintf(stderr, "imdsd %s: %v\n", name, err)
+	case errors.Is(err, control.ErrUntrustedPeer):
+		fmt.Fprintf(stderr, "imdsd %s: %v\n  nothing was sent to it\n", name, err)
+	case errors.Is(err, control.ErrNotRunning):
+		fmt.Fprintf(stderr, "imdsd %s: %v\n  start it with 'imdsd serve' or 'imdsd start', or give its socket with --socket\n", name, err)
+	default:
+		fmt.Fprintf(stderr, "imdsd %s: %v\n", name, err)
+	}
 }
 
 // parseCtlFlags parses a command's flags; it returns the exit code when the

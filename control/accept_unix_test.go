@@ -1,0 +1,154 @@
+//go:build linux || darwin
+
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imdsd/imdsd/internal/testproc"
+)
+
+// TestServer_SurvivesEMFILE: running out of file descriptors used to end
+// Run, and with it the daemon (issue 15 item 4). A server whose process may
+// hold only two connections is sent eight at once: it must log the failed
+// accepts, keep going, and answer all eight once the first ones are done,
+// then a ninth.
+func TestServer_SurvivesEMFILE(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SocketName)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLowFDs$")
+	cmd.Env = append(os.Environ(), "CONTROL_LOWFD_SOCKET="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := &testproc.Buffer{}, &testproc.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("server process: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("server process did not stop")
+		}
+	})
+	waitFor(t, "the server to be ready", func() bool { return strings.Contains(stdout.String(), "ready") })
+
+	conns := make([]net.Conn, 8)
+	for i := range conns {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	waitFor(t, "an accept to fail with EMFILE", func() bool {
+		return strings.Contains(stderr.String()+stdout.String(), "too many open files")
+	})
+	ask := func(c net.Conn) error {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, `{"cmd":"status"}`+"\n"); err != nil {
+			return err
+		}
+		var resp Response
+		if err := json.NewDecoder(c).Decode(&resp); err != nil {
+			return err
+		}
+		if !resp.OK {
+			return fmt.Errorf("reply %+v", resp)
+		}
+		return nil
+	}
+	for i, c := range conns {
+		if err := ask(c); err != nil {
+			t.Fatalf("connection %d of %d: %v\nserver stdout:\n%s\nserver stderr:\n%s", i+1, len(conns), err, stdout, stderr)
+		}
+		c.Close()
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := ask(c); err != nil {
+		t.Fatalf("a new connection after the storm: %v", err)
+	}
+}
+
+// TestHelperLowFDs is TestServer_SurvivesEMFILE's server: it serves the
+// socket with RLIMIT_NOFILE two above the descriptors it holds, until its
+// stdin closes.
+func TestHelperLowFDs(t *testing.T) {
+	path := os.Getenv("CONTROL_LOWFD_SOCKET")
+	if path == "" {
+		return
+	}
+	ln, err := Listen(path, ListenOptions{GID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	srv := NewServer(ServerOptions{Logger: log, Handlers: map[string]Handler{
+		CmdStatus: func(context.Context, json.RawMessage) (any, error) { return Status{Version: "test"}, nil },
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	limitFDs(t, 2)
+	fmt.Println("ready")
+	if err := srv.Run(ctx, ln); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// limitFDs sets RLIMIT_NOFILE to the descriptors open now plus extra.
+func limitFDs(tb testing.TB, extra uint64) {
+	tb.Helper()
+	fds, err := os.ReadDir("/dev/fd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatal(err)
+	}
+	// len-1: reading /dev/fd held one more, closed now.
+	lim.Cur = uint64(len(fds)-1) + extra
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
