@@ -65,7 +65,11 @@ type RoleStatus struct {
 	Default     bool       `json:"default"`
 	State       string     `json:"state"`
 	Reason      string     `json:"reason,omitempty"`
-	Expires     time.Time  `json:"expires,omitzero"`
+	// ErrorKind is the kind of the last failure (roles.ErrorKind: needs-mfa,
+	// access-denied, invalid-source, throttled, network, expired-source,
+	// no-source, other), for tools that say what to do about it.
+	ErrorKind string    `json:"error_kind,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
 	LastRefresh time.Time  `json:"last_refresh,omitzero"`
 	NextRefresh time.Time  `json:"next_refresh,omitzero"`
 	STSCalls    int64      `json:"sts_calls"`

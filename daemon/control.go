@@ -158,6 +158,9 @@ func roleStatus(e *roleEntry) control.RoleStatus {
 			rs.MFA.Expires = time.Time{}
 		}
 	}
+	if snap.LastError != nil {
+		rs.ErrorKind = string(snap.LastErrorKind)
+	}
 	switch {
 	case snap.Err == nil:
 		rs.Expires = snap.Credentials.Expires.UTC()
