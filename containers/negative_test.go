@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"net/netip"
 	"sync"
 	"testing"
@@ -27,15 +28,11 @@ func settle(t testing.TB, r *Resolver) {
 	}
 }
 
-// waitFor polls cond until it holds. The bound only keeps a broken build
-// from hanging the run; it asserts no speed.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting after 10s: %s", what)
-		}
-	}
+// waitFor is testutil.WaitFor with this package's bound, which only keeps
+// a broken build from hanging the run; it asserts no speed.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	testutil.WaitFor(tb, 10*time.Second, cond, what)
 }
 
 // missThenRemember makes r look addr up once with a short MissWait, so that

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -142,13 +143,9 @@ func limitFDs(tb testing.TB, extra uint64) {
 	}
 }
 
-// waitFor polls cond for up to 10 s.
+// waitFor is testutil.WaitFor with this package's bound, which only keeps
+// a broken build from hanging the run; it asserts no speed.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(tb, 10*time.Second, cond, what)
 }

@@ -59,17 +59,17 @@ type Status struct {
 
 // RoleStatus is one role in [Status].
 type RoleStatus struct {
-	Name        string     `json:"name"`
-	ARN         string     `json:"arn,omitempty"`
-	Source      string     `json:"source,omitempty"`
-	Default     bool       `json:"default"`
-	State       string     `json:"state"`
-	Reason      string     `json:"reason,omitempty"`
+	Name    string `json:"name"`
+	ARN     string `json:"arn,omitempty"`
+	Source  string `json:"source,omitempty"`
+	Default bool   `json:"default"`
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
 	// ErrorKind is the kind of the last failure (roles.ErrorKind: needs-mfa,
 	// access-denied, invalid-source, throttled, network, expired-source,
 	// no-source, other), for tools that say what to do about it.
-	ErrorKind string    `json:"error_kind,omitempty"`
-	Expires   time.Time `json:"expires,omitzero"`
+	ErrorKind   string     `json:"error_kind,omitempty"`
+	Expires     time.Time  `json:"expires,omitzero"`
 	LastRefresh time.Time  `json:"last_refresh,omitzero"`
 	NextRefresh time.Time  `json:"next_refresh,omitzero"`
 	STSCalls    int64      `json:"sts_calls"`
