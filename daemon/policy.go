@@ -54,7 +54,7 @@ func newCallerSources() *callerSources {
 		s.src.UID = peercred.UID
 	}
 	if access.UnitSupported {
-		s.src.Unit = access.SystemdUnit
+		s.src.Unit = access.NewUnitFinder().Unit
 	}
 	groups := &access.GroupCache{DB: access.SystemUsers{}, TTL: time.Minute, Now: time.Now}
 	s.src.Groups = groups.Groups

@@ -26,4 +26,9 @@ var (
 type Owner struct {
 	UID   int
 	Inode uint32
+	// CgroupID is the cgroup v2 id of the socket (the cgroup of the process
+	// that made it), valid when HasCgroup: the inode number of that
+	// cgroup's directory in the cgroup2 file system.
+	CgroupID  uint64
+	HasCgroup bool
 }

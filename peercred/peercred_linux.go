@@ -15,6 +15,7 @@ const (
 	sizeofInetDiagReq  = 56                  // struct inet_diag_req_v2
 	offsetInetDiagUID  = 64                  // uid in struct inet_diag_msg
 	offsetInetDiagIno  = 68                  // inode in struct inet_diag_msg
+	inetDiagCgroupID   = 21                  // INET_DIAG_CGROUP_ID: u64 attribute
 	sizeofInetDiagMsg  = 72
 	sockDiagByFamily   = 20 // SOCK_DIAG_BY_FAMILY
 	inetDiagNoCookie   = 0xffffffff
@@ -144,7 +145,27 @@ func parse(b []byte) (Owner, error) {
 		if len(body) < sizeofInetDiagMsg {
 			return Owner{}, errors.New("peercred: short inet_diag answer")
 		}
-		return Owner{UID: int(ne.Uint32(body[offsetInetDiagUID:])), Inode: ne.Uint32(body[offsetInetDiagIno:])}, nil
+		o := Owner{UID: int(ne.Uint32(body[offsetInetDiagUID:])), Inode: ne.Uint32(body[offsetInetDiagIno:])}
+		o.CgroupID, o.HasCgroup = cgroupAttr(body[sizeofInetDiagMsg:])
+		return o, nil
 	}
 	return Owner{}, fmt.Errorf("peercred: unexpected netlink message type %d", typ)
+}
+
+// cgroupAttr finds INET_DIAG_CGROUP_ID among the attributes that follow an
+// inet_diag_msg: the cgroup v2 id of the socket, taken when the socket was
+// made (Linux 5.7 and later send it with every answer).
+func cgroupAttr(b []byte) (uint64, bool) {
+	ne := binary.NativeEndian
+	for len(b) >= 4 {
+		l, typ := int(ne.Uint16(b[0:])), ne.Uint16(b[2:])
+		if l < 4 || l > len(b) {
+			return 0, false
+		}
+		if typ == inetDiagCgroupID && l >= 12 {
+			return ne.Uint64(b[4:12]), true
+		}
+		b = b[min((l+3)&^3, len(b)):]
+	}
+	return 0, false
 }

@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -192,6 +194,16 @@ func TestSocketProcess(t *testing.T) {
 	if o.UID != os.Getuid() || o.Inode == 0 {
 		t.Errorf("Socket = %+v, want uid %d and an inode", o, os.Getuid())
 	}
+	// The socket's cgroup is this process's cgroup v2 directory.
+	if cg, ok := ownCgroupDir(t); ok {
+		var st syscall.Stat_t
+		if err := syscall.Stat(cg, &st); err != nil {
+			t.Fatal(err)
+		}
+		if !o.HasCgroup || o.CgroupID != st.Ino {
+			t.Errorf("Socket cgroup = %d (%v), want %d, the inode of %s", o.CgroupID, o.HasCgroup, st.Ino, cg)
+		}
+	}
 	pid, err := Process(o.Inode)
 	if err != nil || pid != os.Getpid() {
 		t.Errorf("Process(%d) = %d, %v; want this process, %d", o.Inode, pid, err, os.Getpid())
@@ -199,4 +211,31 @@ func TestSocketProcess(t *testing.T) {
 	if _, err := Process(1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Process of no socket: %v, want ErrNotFound", err)
 	}
+}
+
+// ownCgroupDir returns this process's cgroup v2 directory, from
+// /proc/self/cgroup and the cgroup2 mount in /proc/self/mountinfo.
+func ownCgroupDir(t *testing.T) (string, bool) {
+	t.Helper()
+	cg, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel string
+	for _, l := range strings.Split(string(cg), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			rel = p
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(mi), "\n") {
+		f := strings.Fields(l)
+		if i := slices.Index(f, "-"); i > 0 && i+1 < len(f) && f[i+1] == "cgroup2" {
+			return f[4] + rel, rel != ""
+		}
+	}
+	return "", false
 }

@@ -240,6 +240,52 @@ check "kill -9: back and serving within 5 s (new PID $NEW_PID after ${ms} ms)" \
 check_client awscli "after kill -9"
 check_client gosdk "IPv6 after kill -9" env AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6
 
+# --- a role per systemd unit (units:), applied by a reload ------------------------
+# The daemon finds the unit of the process that holds the client socket
+# from its cgroup. A system unit named in units: gets that role; any other
+# process gets the host's role; a user's own unit of the same name (which
+# any user can create) never gets it.
+guest cp /etc/imdsd/imdsd.yaml /etc/imdsd/imdsd.yaml.before-units
+guest sh -c "cat >>/etc/imdsd/imdsd.yaml" <<YAML
+roles:
+  billing: {role_arn: arn:aws:iam::$ACCOUNT:role/e2e-billing}
+units:
+  - {unit: e2e-billing.service, role: billing}
+YAML
+check "imdsd reload applies units:" guest imdsd reload
+# listing_in UNIT [systemd-run args...]: the role listing as a process of
+# a transient unit sees it.
+listing_in() {
+	local unit=$1
+	shift
+	guest systemd-run --quiet --pipe --wait --collect --unit="$unit" "$@" \
+		curl -fsS --max-time 5 http://169.254.169.254/latest/meta-data/iam/security-credentials/ 2>>"$WORK/units.log"
+}
+got=$(listing_in e2e-billing) || true
+check "a process of e2e-billing.service gets the billing role (got '$got')" test "$got" = e2e-billing
+got=$(listing_in e2e-billing -p User=nobody) || true
+check "e2e-billing.service running as nobody still gets billing (got '$got')" test "$got" = e2e-billing
+got=$(listing_in e2e-other) || true
+check "a process of another unit gets the host's role (got '$got')" test "$got" = e2e-role
+guest useradd -m e2e-unit-user 2>/dev/null || true
+guest loginctl enable-linger e2e-unit-user
+for ((i = 0; i < 100; i++)); do
+	[[ $(guest systemctl is-active user@"$(guest id -u e2e-unit-user)".service 2>/dev/null) == active ]] && break
+	sleep 0.1
+done
+got=$(guest systemd-run --quiet --pipe --wait --collect --machine=e2e-unit-user@.host --user --unit=e2e-billing \
+	curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \
+	http://169.254.169.254/latest/meta-data/iam/security-credentials/ 2>>"$WORK/units.log") || true
+check "a user's own unit named e2e-billing.service is refused the billing role (got HTTP '$got')" \
+	test "$got" = 200 -o "$got" = 404
+got=$(guest systemd-run --quiet --pipe --wait --collect --machine=e2e-unit-user@.host --user --unit=e2e-billing \
+	curl -fsS --max-time 5 http://169.254.169.254/latest/meta-data/iam/security-credentials/ 2>>"$WORK/units.log") || true
+check "... and gets the host's role instead (got '$got')" test "$got" = e2e-role
+guest loginctl disable-linger e2e-unit-user
+guest userdel -r e2e-unit-user 2>/dev/null || true
+guest mv /etc/imdsd/imdsd.yaml.before-units /etc/imdsd/imdsd.yaml
+check "imdsd reload back to the one role" guest imdsd reload
+
 # --- upgrade: the service restarts, the config stays ------------------------------
 OLD_PID=$(guest systemctl show -p MainPID --value imdsd)
 check "dpkg -i a newer version (upgrade)" guest dpkg -i --force-confold --force-confdef /e2e/imdsd-2.deb

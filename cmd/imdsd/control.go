@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/logging"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -107,7 +108,7 @@ func parseControl(ctx context.Context, verb string, args []string, stderr io.Wri
 		fmt.Fprintf(stderr, "imdsd %s: unexpected argument %q\n", verb, fs.Arg(0))
 		return nil, exitUsage
 	}
-	svc, err := service.New(ctx, nil, serviceOptions(systemConfigPath(), newLogger(stderr, "info", "text")))
+	svc, err := service.New(ctx, nil, serviceOptions(systemConfigPath(), logging.New(stderr, "info", "text")))
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd %s: %v\n", verb, err)
 		return nil, exitError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/logging"
 	"io"
 	"io/fs"
 	"os"
@@ -52,7 +53,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "imdsd install: edit it (set role_arn, see the comments), check it with 'imdsd config check %s', then run 'imdsd install' again\n", path)
 		return exitUsage
 	}
-	svc, err := service.New(ctx, nil, serviceOptions(path, newLogger(stderr, "info", "text")))
+	svc, err := service.New(ctx, nil, serviceOptions(path, logging.New(stderr, "info", "text")))
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 		return exitError
@@ -99,7 +100,7 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if code, done := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	svc, err := service.New(ctx, nil, serviceOptions(systemConfigPath(), newLogger(stderr, "info", "text")))
+	svc, err := service.New(ctx, nil, serviceOptions(systemConfigPath(), logging.New(stderr, "info", "text")))
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
 		return exitError

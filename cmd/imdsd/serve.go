@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/logging"
+	"github.com/imdsd/imdsd/internal/memtune"
 	"io"
 	"log/slog"
 	"net"
@@ -26,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code >= 0 {
 		return code
 	}
-	log, closeLog := newDaemonLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	log, closeLog := logging.NewDaemon(stderr, cfg.LogLevel, cfg.LogFormat)
 	defer closeLog()
 	d, err := newApp(ctx, cfg, log, reloader(args))
 	if err != nil {
@@ -158,11 +160,11 @@ func (d *app) run(ctx context.Context) error {
 			cancel()
 		}
 	}()
-	tuneGCFromEnv() // gctune.go: fewer GC cycles while busy
+	memtune.TuneGCFromEnv() // fewer GC cycles while busy
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		newMemTrimmer().run(ctx) // memtrim.go: RSS back to idle after a burst
+		memtune.NewTrimmer().Run(ctx) // RSS back to idle after a burst
 	}()
 	err = d.server.Run(ctx, lns...)
 	cancel()

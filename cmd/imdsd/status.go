@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/logging"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/imdsd/imdsd/control"
 )
@@ -48,13 +46,8 @@ func runStatusCommand(ctx context.Context, args []string, stdout, stderr io.Writ
 		_ = enc.Encode(st)
 		return exitOK
 	}
-	printStatus(stdout, st, time.Now(), isTerminal(stdout))
+	printStatus(stdout, st, time.Now(), logging.IsTerminal(stdout))
 	return exitOK
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // ANSI colours; each code has the same length, so colouring a whole column

@@ -1,4 +1,4 @@
-package main
+package memtune
 
 import (
 	"runtime"
@@ -8,7 +8,7 @@ import (
 func TestMemTrimmer_TrimsOnceWhenABurstEnds(t *testing.T) {
 	var alloc uint64
 	trims := 0
-	m := &memTrimmer{
+	m := &Trimmer{
 		allocated: func() uint64 { return alloc },
 		heapFree:  func() uint64 { return 0 }, // start-up left nothing to give back
 		free:      func() { trims++ },
@@ -66,7 +66,7 @@ func TestMemTrimmer_TrimsOnceAfterStartUp(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var alloc uint64
 			trims := 0
-			m := &memTrimmer{
+			m := &Trimmer{
 				allocated: func() uint64 { return alloc },
 				heapFree:  func() uint64 { return tc.heapFree },
 				free:      func() { trims++ },

@@ -1,4 +1,4 @@
-package main
+package memtune
 
 import (
 	"os"
@@ -25,5 +25,5 @@ func tuneGC(getenv func(string) string, set func(int) int) int {
 	return gcPercent
 }
 
-// tuneGCFromEnv is tuneGC for the running daemon.
-func tuneGCFromEnv() int { return tuneGC(os.Getenv, debug.SetGCPercent) }
+// TuneGCFromEnv is tuneGC for the running daemon.
+func TuneGCFromEnv() int { return tuneGC(os.Getenv, debug.SetGCPercent) }

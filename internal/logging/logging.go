@@ -1,22 +1,27 @@
-package main
+// Package logging picks imdsd's log handler once: text on a terminal,
+// JSON elsewhere, batched for the daemon off a terminal.
+package logging
 
 import (
+	"os"
+
 	"context"
+	"golang.org/x/term"
 	"io"
 	"log/slog"
 )
 
-// newLogger picks the log handler once: text on a terminal, JSON otherwise,
+// New picks the log handler once: text on a terminal, JSON otherwise,
 // unless the format is given.
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	return newLoggerTo(w, isTerminal(w), level, format)
+func New(w io.Writer, level, format string) *slog.Logger {
+	return newLoggerTo(w, IsTerminal(w), level, format)
 }
 
-// newDaemonLogger is newLogger for the daemon: off a terminal (the journal,
+// NewDaemon is New for the daemon: off a terminal (the journal,
 // a file, a pipe) the records are batched (batchWriter), and close writes
 // what is left; call it before exiting.
-func newDaemonLogger(w io.Writer, level, format string) (log *slog.Logger, close func()) {
-	if isTerminal(w) {
+func NewDaemon(w io.Writer, level, format string) (log *slog.Logger, close func()) {
+	if IsTerminal(w) {
 		return newLoggerTo(w, true, level, format), func() {}
 	}
 	b := newBatchWriter(w)
@@ -63,4 +68,10 @@ func newLoggerTo(w io.Writer, tty bool, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

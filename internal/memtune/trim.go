@@ -1,4 +1,7 @@
-package main
+// Package memtune keeps the daemon's memory small: fewer collections
+// while busy (TuneGCFromEnv), the heap handed back after a burst
+// (Trimmer).
+package memtune
 
 import (
 	"context"
@@ -12,7 +15,7 @@ import (
 // all the time; after a burst (a CI job's hundred SDK clients, a load test)
 // the Go runtime keeps the burst's heap until a GC it has no reason to run
 // (an idle process allocates nothing) and holds freed pages for minutes.
-// memTrimmer notices the burst is over and hands the memory back at once:
+// Trimmer notices the burst is over and hands the memory back at once:
 // RSS returns to its idle size (scripts/load.sh checks it grows less than
 // 10 MB).
 //
@@ -41,8 +44,8 @@ const (
 	memTrimStartFree = 512 << 10
 )
 
-// memTrimmer decides when to trim; its funcs are seams for tests.
-type memTrimmer struct {
+// Trimmer decides when to trim; its funcs are seams for tests.
+type Trimmer struct {
 	allocated func() uint64 // cumulative bytes allocated
 	heapFree  func() uint64 // free heap the runtime holds, not yet returned
 	free      func()        // give memory back
@@ -51,15 +54,16 @@ type memTrimmer struct {
 	quietSeen bool          // a quiet tick has come: start-up is over
 }
 
-func newMemTrimmer() *memTrimmer {
-	m := &memTrimmer{allocated: heapAllocated, heapFree: heapFree, free: freeMemory}
+// NewTrimmer returns a Trimmer on the runtime's own metrics.
+func NewTrimmer() *Trimmer {
+	m := &Trimmer{allocated: heapAllocated, heapFree: heapFree, free: freeMemory}
 	m.last = m.allocated()
 	return m
 }
 
 // tick looks at the last interval and trims when a burst, or start-up,
 // has just ended. It reports whether it trimmed.
-func (m *memTrimmer) tick() bool {
+func (m *Trimmer) tick() bool {
 	now := m.allocated()
 	delta := now - m.last
 	m.last = now
@@ -78,7 +82,8 @@ func (m *memTrimmer) tick() bool {
 }
 
 // run ticks every memTrimInterval until ctx ends.
-func (m *memTrimmer) run(ctx context.Context) {
+// Run trims after each burst until ctx ends.
+func (m *Trimmer) Run(ctx context.Context) {
 	t := time.NewTicker(memTrimInterval)
 	defer t.Stop()
 	for {

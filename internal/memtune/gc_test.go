@@ -1,4 +1,4 @@
-package main
+package memtune
 
 import (
 	"runtime/debug"
@@ -33,8 +33,8 @@ func TestTuneGC(t *testing.T) {
 // the test puts it back).
 func TestTuneGCFromEnv(t *testing.T) {
 	t.Setenv("GOGC", "")
-	if got := tuneGCFromEnv(); got != gcPercent {
-		t.Fatalf("tuneGCFromEnv() = %d, want %d", got, gcPercent)
+	if got := TuneGCFromEnv(); got != gcPercent {
+		t.Fatalf("TuneGCFromEnv() = %d, want %d", got, gcPercent)
 	}
 	if prev := debug.SetGCPercent(100); prev != gcPercent {
 		t.Fatalf("runtime GC percent = %d after tuneGCFromEnv, want %d", prev, gcPercent)

@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -100,7 +100,7 @@ func TestBatchWriter_ConcurrentWriters(t *testing.T) {
 
 func TestDaemonLogger_WarningsAreWrittenAtOnce(t *testing.T) {
 	var out lockedBuffer
-	log, closeLog := newDaemonLogger(&out, "info", "json")
+	log, closeLog := NewDaemon(&out, "info", "json")
 	defer closeLog()
 	log.Info("queued first")
 	log.With("component", "x").Warn("urgent")
