@@ -56,11 +56,11 @@ func (d *app) startContainers(ctx context.Context) ([]net.Listener, func(), erro
 	}
 	if cc.Enabled {
 		log := d.log.With("component", "containers")
-		imdsLn := newBridgeListener(cc.Port, cc.CIDRList(), log)
-		lns := []*bridgeListener{imdsLn}
-		var epLn *bridgeListener
+		imdsLn := nat.NewBridgeListener(cc.Port, cc.CIDRList(), log)
+		lns := []*nat.BridgeListener{imdsLn}
+		var epLn *nat.BridgeListener
 		if cc.EndpointPort != 0 {
-			epLn = newBridgeListener(cc.EndpointPort, cc.CIDRList(), log)
+			epLn = nat.NewBridgeListener(cc.EndpointPort, cc.CIDRList(), log)
 			lns = append(lns, epLn)
 		}
 		mgr, err := nat.New(nat.Options{
@@ -68,7 +68,7 @@ func (d *app) startContainers(ctx context.Context) ([]net.Listener, func(), erro
 			Ports:    nat.Ports{IMDS: uint16(cc.Port), Endpoint: uint16(cc.EndpointPort)},
 			OnBridges: func(b []nat.Bridge) {
 				for _, ln := range lns {
-					ln.update(b)
+					ln.Update(b)
 				}
 			},
 			Logger: d.log,
@@ -90,7 +90,7 @@ func (d *app) startContainers(ctx context.Context) ([]net.Listener, func(), erro
 		})
 		resolver := containers.New(containers.Options{Sockets: cc.Sockets, Logger: d.log})
 		d.core.SetContainers(resolver, func(a netip.Addr) bool {
-			return imdsLn.serving(a) || (epLn != nil && epLn.serving(a))
+			return imdsLn.Serving(a) || (epLn != nil && epLn.Serving(a))
 		})
 		goRun("container watch", resolver.Run)
 		goRun("container DNAT", mgr.Run)
@@ -145,10 +145,9 @@ func (d *app) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec 
 	cleanup := func() { _ = os.Remove(path) }
 	// Host processes call here: the same policy decides as on the IMDS
 	// listeners, with the caller's uid found the same way.
-	hopts := harden(d.cfg, d.log, imds.Options{Source: d.core})
 	h, err := imds.NewContainerHandler(imds.ContainerOptions{
-		Source:         hopts.Source,
-		IdentifyCaller: hopts.IdentifyCaller,
+		Source:         d.core,
+		IdentifyCaller: d.identify,
 		Token:          token,
 		Logger:         d.log,
 	})

@@ -75,6 +75,9 @@ type app struct {
 	role   roles.Resolved
 	core   *daemon.Daemon
 	server *imds.Server
+	// identify is the server's caller identification (harden), which the
+	// loopback container endpoint shares.
+	identify func(imds.Caller) imds.Caller
 }
 
 // newApp resolves the roles and builds the server. It opens no socket.
@@ -106,7 +109,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, reload fun
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, role: role, core: core, server: server}, nil
+	return &app{cfg: cfg, log: log, role: role, core: core, server: server, identify: opts.IdentifyCaller}, nil
 }
 
 // reloader reads the config again exactly as serve did at start: the same

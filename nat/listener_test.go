@@ -1,4 +1,4 @@
-package main
+package nat
 
 import (
 	"errors"
@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imdsd/imdsd/nat"
 )
 
 func freePort(t *testing.T) int {
@@ -27,19 +26,19 @@ func freePort(t *testing.T) int {
 // 127.0.0.3/32 is one whose network does not.
 func TestBridgeListener(t *testing.T) {
 	port := freePort(t)
-	b := newBridgeListener(port, nil, slog.New(slog.DiscardHandler))
+	b := NewBridgeListener(port, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { b.Close() })
-	admitted := nat.Bridge{Name: "br-in", V4: netip.MustParsePrefix("127.0.0.2/8")}
-	refused := nat.Bridge{Name: "br-out", V4: netip.MustParsePrefix("127.0.0.3/32")}
-	b.update([]nat.Bridge{admitted, refused})
-	b.update([]nat.Bridge{admitted, refused}) // idempotent
+	admitted := Bridge{Name: "br-in", V4: netip.MustParsePrefix("127.0.0.2/8")}
+	refused := Bridge{Name: "br-out", V4: netip.MustParsePrefix("127.0.0.3/32")}
+	b.Update([]Bridge{admitted, refused})
+	b.Update([]Bridge{admitted, refused}) // idempotent
 
 	for _, a := range []string{"127.0.0.2", "127.0.0.3"} {
-		if !b.serving(netip.MustParseAddr(a)) {
+		if !b.Serving(netip.MustParseAddr(a)) {
 			t.Fatalf("not serving %s after update", a)
 		}
 	}
-	if b.serving(netip.MustParseAddr("127.0.0.1")) {
+	if b.Serving(netip.MustParseAddr("127.0.0.1")) {
 		t.Error("serving an address that is no bridge's")
 	}
 
@@ -69,8 +68,8 @@ func TestBridgeListener(t *testing.T) {
 		}
 	})
 	t.Run("bridge gone closes its socket", func(t *testing.T) {
-		b.update([]nat.Bridge{admitted})
-		if b.serving(netip.MustParseAddr("127.0.0.3")) {
+		b.Update([]Bridge{admitted})
+		if b.Serving(netip.MustParseAddr("127.0.0.3")) {
 			t.Error("still serving a removed bridge")
 		}
 		if _, err := net.Dial("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.3"), uint16(port)).String()); err == nil {
@@ -82,7 +81,7 @@ func TestBridgeListener(t *testing.T) {
 		if _, err := b.Accept(); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("got %v, want net.ErrClosed", err)
 		}
-		if b.serving(netip.MustParseAddr("127.0.0.2")) {
+		if b.Serving(netip.MustParseAddr("127.0.0.2")) {
 			t.Error("serving after Close")
 		}
 	})

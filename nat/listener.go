@@ -1,4 +1,4 @@
-package main
+package nat
 
 import (
 	"errors"
@@ -9,16 +9,15 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/imdsd/imdsd/nat"
 )
 
-// bridgeListener is one net.Listener over a listening socket on each
+// BridgeListener is one net.Listener over a listening socket on each
 // container bridge's gateway address, at one port: bridges come and go
 // while the server runs, the server keeps one listener. It hands out only
 // connections from the bridge's own networks (or containers.cidrs): the
 // address is the host's on that network, and nothing else must be served
 // there (a peer routed in from elsewhere is closed at once).
-type bridgeListener struct {
+type BridgeListener struct {
 	port  int
 	log   *slog.Logger
 	extra []netip.Prefix // containers.cidrs
@@ -36,10 +35,12 @@ type bridgeSock struct {
 	allowed []netip.Prefix
 }
 
-var _ net.Listener = (*bridgeListener)(nil)
+var _ net.Listener = (*BridgeListener)(nil)
 
-func newBridgeListener(port int, extra []netip.Prefix, log *slog.Logger) *bridgeListener {
-	return &bridgeListener{
+// NewBridgeListener returns a listener on port of each bridge Update gives
+// it; extra are networks admitted besides the bridges' own.
+func NewBridgeListener(port int, extra []netip.Prefix, log *slog.Logger) *BridgeListener {
+	return &BridgeListener{
 		port:    port,
 		log:     log,
 		extra:   extra,
@@ -50,10 +51,10 @@ func newBridgeListener(port int, extra []netip.Prefix, log *slog.Logger) *bridge
 	}
 }
 
-// update opens a socket on each bridge address not yet listened on, and
+// Update opens a socket on each bridge address not yet listened on, and
 // closes those of bridges that are gone. It is idempotent; a failed bind
 // is tried again on the next call (an IPv6 address may still be in DAD).
-func (b *bridgeListener) update(bridges []nat.Bridge) {
+func (b *BridgeListener) Update(bridges []Bridge) {
 	want := map[netip.Addr][]netip.Prefix{}
 	for _, br := range bridges {
 		for _, p := range []netip.Prefix{br.V4, br.V6} {
@@ -96,15 +97,15 @@ func (b *bridgeListener) update(bridges []nat.Bridge) {
 	}
 }
 
-// serving reports whether a is a bridge address listened on.
-func (b *bridgeListener) serving(a netip.Addr) bool {
+// Serving reports whether a is a bridge address listened on.
+func (b *BridgeListener) Serving(a netip.Addr) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	_, ok := b.socks[a]
 	return ok
 }
 
-func (b *bridgeListener) accept(s *bridgeSock) {
+func (b *BridgeListener) accept(s *bridgeSock) {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -126,7 +127,7 @@ func (b *bridgeListener) accept(s *bridgeSock) {
 	}
 }
 
-func (b *bridgeListener) admits(s *bridgeSock, ra net.Addr) bool {
+func (b *BridgeListener) admits(s *bridgeSock, ra net.Addr) bool {
 	ta, ok := ra.(*net.TCPAddr)
 	if !ok {
 		return false
@@ -139,7 +140,7 @@ func (b *bridgeListener) admits(s *bridgeSock, ra net.Addr) bool {
 }
 
 // Accept returns the next admitted connection from any bridge.
-func (b *bridgeListener) Accept() (net.Conn, error) {
+func (b *BridgeListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-b.conns:
 		return c, nil
@@ -149,7 +150,7 @@ func (b *bridgeListener) Accept() (net.Conn, error) {
 }
 
 // Close closes every socket.
-func (b *bridgeListener) Close() error {
+func (b *BridgeListener) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -165,7 +166,7 @@ func (b *bridgeListener) Close() error {
 }
 
 // Addr is a placeholder naming the port: the real addresses change.
-func (b *bridgeListener) Addr() net.Addr { return bridgeAddr(b.port) }
+func (b *BridgeListener) Addr() net.Addr { return bridgeAddr(b.port) }
 
 type bridgeAddr int
 
