@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-
 )
 
 // BridgeListener is one net.Listener over a listening socket on each

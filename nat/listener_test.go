@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
 )
 
 func freePort(t *testing.T) int {
