@@ -3,7 +3,9 @@
 #
 # It first installs what the tests need, idempotently (Debian packages,
 # moto, the JavaScript SDK's pinned modules, Go modules and tools), then:
-#   1. gofmt, go vet and staticcheck (pinned as a Go tool in go.mod);
+#   1. gofmt, go vet and staticcheck (pinned as a Go tool in go.mod), and
+#      go build plus go vet of every package for Linux, macOS and Windows
+#      (scripts/crossbuild.sh);
 #   2. go test -race over every package (unit tests, real SDK clients
 #      against the handler, moto-backed STS tests, the binary end to end);
 #   3. the end-to-end scripts with real clients, sockets, containers and
@@ -43,6 +45,9 @@ step "staticcheck"
 go tool staticcheck ./...
 echo ok
 
+step "go build and go vet for linux, darwin and windows (scripts/crossbuild.sh)"
+scripts/crossbuild.sh
+
 step "go test -race"
 go test -race -count=1 -timeout 15m ./...
 
@@ -61,8 +66,6 @@ step "fuzz: every fuzz target, 30 s each (scripts/fuzz.sh)"
 scripts/fuzz.sh
 step "load: 256 clients for 60 s, 1,000,000 token requests (scripts/load.sh)"
 scripts/load.sh
-step "service: cross-builds for macOS and Windows (scripts/crossbuild.sh)"
-scripts/crossbuild.sh
 step "service: SysV init on this machine (scripts/e2e-sysv.sh)"
 scripts/e2e-sysv.sh
 step "service: the .deb and the .rpm under a real systemd in systemd-nspawn (scripts/e2e-systemd.sh)"
