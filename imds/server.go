@@ -21,8 +21,19 @@ const (
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultIdleTimeout       = 90 * time.Second
 	DefaultShutdownTimeout   = 10 * time.Second
-	DefaultMaxHeaderBytes    = 8 << 10
+	// DefaultMaxHeaderBytes is the largest request head the server reads:
+	// the request line, the headers and the blank line that ends them. A
+	// longer one is 431. SDK requests are a few hundred bytes.
+	DefaultMaxHeaderBytes = 8 << 10
 )
+
+// netHTTPHeaderSlop is what net/http reads past http.Server.MaxHeaderBytes
+// before it answers 431 ("bufio slop", initialReadLimitSize in
+// net/http/server.go). MaxHeaderBytes is set this much lower so that the
+// limit is DefaultMaxHeaderBytes, as documented, not 12 KiB (issue 15
+// item 10); TestServer_HeaderLimit holds the boundary on a real socket, so
+// a change of the slop in net/http fails it.
+const netHTTPHeaderSlop = 4096
 
 // Options configure a [Server].
 type Options struct {
@@ -176,7 +187,7 @@ func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) (*http.Serve
 	return &http.Server{
 		Handler: h,
 		// No net/http timeouts: the reaper enforces them (conn.go).
-		MaxHeaderBytes: DefaultMaxHeaderBytes,
+		MaxHeaderBytes: DefaultMaxHeaderBytes - netHTTPHeaderSlop,
 		ConnState:      rp.connState,
 		ConnContext:    connContext,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

@@ -52,11 +52,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Ti
 var tokenBuffers = sync.Pool{New: func() any { return new([tokenEncodedLen]byte) }}
 
 // ttlEcho returns the value of the TTL response header: the granted TTL in
-// decimal seconds. When the request sent exactly that text (one value, no
-// sign, no leading zero: every SDK does), its header slice is reused, as
-// net/http only reads it; otherwise a new value is formatted.
+// decimal seconds. parseTokenTTL accepts only that exact spelling, so when
+// the request sent one value its header slice is reused, as net/http only
+// reads it; otherwise (several values, the first one granted) a new value
+// is formatted.
 func ttlEcho(sent []string, ttl time.Duration) []string {
-	if len(sent) == 1 && sent[0] != "" && sent[0][0] >= '1' && sent[0][0] <= '9' {
+	if len(sent) == 1 {
 		return sent
 	}
 	return []string{strconv.FormatInt(int64(ttl/time.Second), 10)}
