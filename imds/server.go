@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/mux"
 )
 
 // Default server limits. IMDS requests are tiny and answered from memory, so
@@ -99,9 +97,6 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tokens  *tokenSigner
-	router  *mux.Router
-	routed  http.Handler // router behind the trailing-slash trim
-	handler http.Handler
 	started time.Time
 
 	hosts    hostSet
@@ -167,17 +162,19 @@ func New(opts Options) (*Server, error) {
 	}
 	empty := map[string]*renderedDoc{}
 	s.docs.Store(&empty)
-	s.router = s.routes()
-	s.routed = s.withTrimmedSlash(s.router)
-	s.handler = http.HandlerFunc(s.serveIMDS)
-	if opts.Observe != nil {
-		s.handler = s.withObserve(s.handler)
-	}
 	return s, nil
 }
 
-// ServeHTTP serves one IMDS request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP serves one IMDS request. Its path is classified once
+// (routes.go), for the dispatch and for Options.Observe alike.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := classify(r.URL.Path)
+	if s.opts.Observe != nil {
+		s.serveObserved(w, r, rt)
+		return
+	}
+	s.serveIMDS(w, r, rt)
+}
 
 // newHTTPServer returns an http.Server for h with the package's limits.
 // Its connections must come from wrapListener, whose conns the reaper

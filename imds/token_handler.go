@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// handleToken serves PUT /latest/api/token (shared/reference/imds-protocol.md §1.1).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Time) {
+// handleToken serves PUT /latest/api/token (shared/reference/imds-protocol.md
+// §1.1), and answers the token API's other spellings (routes.go).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, rt route, now time.Time) {
 	if r.Method != http.MethodPut {
 		w.Header()[headerAllow] = valueAllowPut
 		writeError(w, http.StatusMethodNotAllowed)
@@ -16,7 +17,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Ti
 	}
 	// A version-specific path or a trailing slash is 403 on real IMDS
 	// ("This behavior is intended", EC2 User Guide).
-	if r.URL.Path != PathToken {
+	if rt.kind != routeToken {
 		writeError(w, http.StatusForbidden)
 		return
 	}
