@@ -14,12 +14,12 @@
 # "N passed, M failed"; exits non-zero on any failure.
 #
 #   scripts/crossbuild.sh
-#   OSES="windows" ARCHES="" scripts/crossbuild.sh   # one OS, no extra arch
+#   OSES=windows ARCHES= scripts/crossbuild.sh   # one OS, no extra arch
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OSES=${OSES:-linux darwin windows}
-ARCHES=${ARCHES:-darwin/arm64 linux/arm64}
+OSES=${OSES-linux darwin windows}
+ARCHES=${ARCHES-darwin/arm64 linux/arm64}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 passed=0
