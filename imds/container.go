@@ -117,7 +117,7 @@ func (h *ContainerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeContainerError(w, http.StatusMethodNotAllowed, codeBadMethod, "use GET")
 		return
 	}
-	if r.URL.Path != PathContainerCredentials && r.URL.Path != PathContainerCredentials+"/" {
+	if classify(r.URL.Path).kind != routeContainerCredentials {
 		writeContainerError(w, http.StatusNotFound, codeNotFound, "no such path; credentials are at "+PathContainerCredentials)
 		return
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"time"
-
-	"github.com/gorilla/mux"
 )
 
 // Credential document codes and type, as real IMDS sends them.
@@ -143,23 +141,15 @@ func (s *Server) handleRoleListing(w http.ResponseWriter, r *http.Request) {
 	writeText(w, role.Name)
 }
 
-// handleCredentialsRoute adapts handleCredentials to the route table, which
-// passes the role name as a mux variable.
-func (s *Server) handleCredentialsRoute(extended bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.handleCredentials(w, r, extended, mux.Vars(r)[routeVarRole], s.now())
-	}
-}
-
 // handleCredentials serves the credential document of the caller's role, on
-// the legacy or the extended path; name is the role the path asks for, now
-// the time the request is served at.
-func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, extended bool, name string, now time.Time) {
+// the legacy or the extended path; rt.role is the role the path asks for,
+// now the time the request is served at.
+func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, rt route, now time.Time) {
 	role, caller, ok := s.lookupCaller(w, r)
 	if !ok {
 		return
 	}
-	if name != role.Name {
+	if rt.role != role.Name {
 		writeError(w, http.StatusNotFound)
 		return
 	}
@@ -176,7 +166,7 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request, exten
 	}
 	d := s.document(role.Name, role.Credentials)
 	s.audit.served(r, now, caller, role.Container, role.Name, d.keyTail)
-	if extended {
+	if rt.kind == routeExtendedCredentials {
 		writeBytes(w, d.extended)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -124,10 +125,10 @@ func FuzzTokenSigner_Check(f *testing.F) {
 	})
 }
 
-// FuzzParseTokenTTL: only decimal 1..21600 is accepted, and what is
-// accepted is that many seconds.
+// FuzzParseTokenTTL: only decimal 1..21600 in its one spelling (no sign,
+// no leading zero) is accepted, and what is accepted is that many seconds.
 func FuzzParseTokenTTL(f *testing.F) {
-	for _, s := range []string{"1", "21600", "21601", "0", "-1", "+5", "05", "1e3", " 60", "60 ", "9223372036854775807", ""} {
+	for _, s := range []string{"1", "21600", "21601", "0", "-1", "+5", "05", "00060", "1e3", " 60", "60 ", "9223372036854775807", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -138,10 +139,8 @@ func FuzzParseTokenTTL(f *testing.F) {
 		if ttl < MinTokenTTL || ttl > MaxTokenTTL || ttl%time.Second != 0 {
 			t.Fatalf("parseTokenTTL(%q) = %s, out of range", v, ttl)
 		}
-		for _, c := range strings.TrimLeft(v, "+") {
-			if c < '0' || c > '9' {
-				t.Fatalf("parseTokenTTL(%q) accepted a non-decimal value", v)
-			}
+		if canonical := strconv.FormatInt(int64(ttl/time.Second), 10); v != canonical {
+			t.Fatalf("parseTokenTTL(%q) accepted a spelling other than %q", v, canonical)
 		}
 	})
 }
@@ -150,7 +149,8 @@ func FuzzParseTokenTTL(f *testing.F) {
 // name (any case), an allowed address, or the local address.
 func FuzzHostAllowed(f *testing.F) {
 	for _, s := range []string{"169.254.169.254", "169.254.169.254:80", "[fd00:ec2::254]:80", "localhost", "LocalHost:1",
-		"evil.example", "127.0.0.1.nip.io", "[::1", "::1", "[::ffff:7f00:1]", "0177.0.0.1", "", ":80", "[]:80", "a:b:c"} {
+		"evil.example", "127.0.0.1.nip.io", "[::1", "::1", "[::ffff:7f00:1]", "0177.0.0.1", "", ":80", "[]:80", "a:b:c",
+		"[::1]:99999", "localhost:65536", "localhost:0", "localhost:+80"} {
 		f.Add(s)
 	}
 	h := newHostSet(DefaultAllowedHosts)
@@ -163,6 +163,18 @@ func FuzzHostAllowed(f *testing.F) {
 		name, ok := splitHost(host)
 		if !ok {
 			t.Fatalf("allowed %q whose host part does not parse", host)
+		}
+		// Any port it carries is decimal 1..65535 (ParseUint takes no sign).
+		var port string
+		if strings.HasPrefix(host, "[") {
+			port = strings.TrimPrefix(host[strings.IndexByte(host, ']')+1:], ":")
+		} else if i := strings.IndexByte(host, ':'); i >= 0 {
+			port = host[i+1:]
+		}
+		if port != "" {
+			if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+				t.Fatalf("allowed %q, whose port is not 1..65535", host)
+			}
 		}
 		for _, a := range DefaultAllowedHosts {
 			if strings.EqualFold(a, name) {

@@ -157,7 +157,10 @@ func (s *Server) wrapListener(ln net.Listener) net.Listener {
 
 // Accept returns the next connection within the limits. A connection over
 // its client's cap is closed at once and Accept goes on waiting: a client
-// holding many idle connections cannot starve the others.
+// holding many idle connections cannot starve the others. An accept error
+// is returned as it is: http.Server retries only a net.Error that is
+// Temporary (EMFILE, ENFILE), and would end Serve, and Run, on a wrapped
+// one (TestServer_SurvivesEMFILE).
 func (l *guardedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()

@@ -2,7 +2,6 @@ package imds
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -21,12 +20,12 @@ var (
 	headerNoSniffKey = "X-Content-Type-Options"
 )
 
-// serveIMDS is the request path: the headers every answer carries
-// ("Server: EC2ws", as real IMDS), the request checks (security.go), the
-// rate limit, then dispatch. It is one function rather than a chain of
-// middleware so that the clock is read once per request and the
-// connection's parsed addresses (conn.go) are looked up once.
-func (s *Server) serveIMDS(w http.ResponseWriter, r *http.Request) {
+// serveIMDS is the request path for rt, r's classified path: the headers
+// every answer carries ("Server: EC2ws", as real IMDS), the request checks
+// (security.go), the rate limit, then dispatch. It is one function rather
+// than a chain of middleware so that the clock is read once per request and
+// the connection's parsed addresses (conn.go) are looked up once.
+func (s *Server) serveIMDS(w http.ResponseWriter, r *http.Request, rt route) {
 	h := w.Header()
 	h[headerServer] = valueServer
 	h[headerNoSniffKey] = valueNoSniff
@@ -44,64 +43,27 @@ func (s *Server) serveIMDS(w http.ResponseWriter, r *http.Request) {
 	if !s.allowRate(w, r, ci, now) {
 		return
 	}
-	s.dispatch(w, r, now)
+	s.dispatch(w, r, rt, now)
 }
 
-// withTrimmedSlash trims trailing slashes on metadata and dynamic paths, so
-// that a leaf with a slash (botocore asks for "placement/availability-zone/")
-// and a category without one (the Rust SDK asks for "security-credentials",
-// hologram #114) both resolve. The token path is left alone: a trailing slash
-// there is 403 on real IMDS (aws-beam/aws_credentials#47).
-func (s *Server) withTrimmedSlash(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if len(p) > 1 && p[len(p)-1] == '/' && !isTokenPath(p) {
-			trimmed := strings.TrimRight(p, "/")
-			if trimmed == "" {
-				trimmed = "/"
-			}
-			r2 := new(http.Request)
-			*r2 = *r
-			u := *r.URL
-			u.Path = trimmed
-			u.RawPath = ""
-			r2.URL = &u
-			r = r2
+// dispatch serves rt from the route table (routes.go). Token routes go to
+// the token handler whatever their method; on any other route a method
+// other than GET or HEAD is 405; then the IMDSv2 token rules apply, and only
+// then the route's handler (so an unknown path in required mode is 401, as
+// on EC2, before it is 404).
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route, now time.Time) {
+	spec := &routeTable[rt.kind]
+	if !spec.tokenAPI {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header()[headerAllow] = valueAllowGet
+			writeError(w, http.StatusMethodNotAllowed)
+			return
 		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// isTokenPath reports whether p addresses the token API under any version,
-// with or without a trailing slash.
-func isTokenPath(p string) bool {
-	p = strings.TrimRight(p, "/")
-	return strings.HasSuffix(p, "/api/token") && strings.Count(p, "/") == 3
-}
-
-// dispatch sorts requests before routing: token requests go to the token
-// handler whatever their method; any other method than GET or HEAD is 405;
-// then the IMDSv2 token rules apply, and only then the route table (so an
-// unknown path in required mode is 401, as on EC2, before it is 404). The
-// two routes every credential fetch takes are served without the router
-// (serveHot), sparing gorilla/mux's per-request copies of the request.
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, now time.Time) {
-	if isTokenPath(r.URL.Path) {
-		s.handleToken(w, r, now)
-		return
+		if !s.tokenOK(w, r, now) {
+			return
+		}
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header()[headerAllow] = valueAllowGet
-		writeError(w, http.StatusMethodNotAllowed)
-		return
-	}
-	if !s.tokenOK(w, r, now) {
-		return
-	}
-	if s.serveHot(w, r, now) {
-		return
-	}
-	s.routed.ServeHTTP(w, r)
+	spec.serve(s, w, r, rt, now)
 }
 
 // tokenOK applies the IMDSv2 rules to a metadata request. A token that is

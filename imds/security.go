@@ -107,9 +107,9 @@ func (h *hostSet) allowed(host string, local netip.Addr) bool {
 }
 
 // splitHost returns the host part of a Host header value: "a:80" and "a"
-// give "a", "[::1]:80" and "[::1]" give "::1". A port must be decimal. A
-// bare IPv6 address without brackets, an empty host or a bad port is not
-// ok.
+// give "a", "[::1]:80" and "[::1]" give "::1". A port must be decimal
+// 1..65535 (issue 15 item 10: "[::1]:99999" passed). A bare IPv6 address
+// without brackets, an empty host or a bad port is not ok.
 func splitHost(v string) (string, bool) {
 	var host, port string
 	if strings.HasPrefix(v, "[") {
@@ -139,15 +139,26 @@ func splitHost(v string) (string, bool) {
 			}
 		}
 	}
-	if host == "" || len(port) > 5 {
+	if host == "" || (port != "" && !validPort(port)) {
 		return "", false
 	}
-	for i := 0; i < len(port); i++ {
-		if port[i] < '0' || port[i] > '9' {
-			return "", false
-		}
-	}
 	return host, true
+}
+
+// validPort reports whether p is a TCP port in decimal: 1 to 5 digits,
+// 1..65535.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n >= 1 && n <= 65535
 }
 
 // isBrowserRequest reports whether r carries a header only browsers send.

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/mux"
 )
 
 // Default server limits. IMDS requests are tiny and answered from memory, so
@@ -21,8 +19,19 @@ const (
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultIdleTimeout       = 90 * time.Second
 	DefaultShutdownTimeout   = 10 * time.Second
-	DefaultMaxHeaderBytes    = 8 << 10
+	// DefaultMaxHeaderBytes is the largest request head the server reads:
+	// the request line, the headers and the blank line that ends them. A
+	// longer one is 431. SDK requests are a few hundred bytes.
+	DefaultMaxHeaderBytes = 8 << 10
 )
+
+// netHTTPHeaderSlop is what net/http reads past http.Server.MaxHeaderBytes
+// before it answers 431 ("bufio slop", initialReadLimitSize in
+// net/http/server.go). MaxHeaderBytes is set this much lower so that the
+// limit is DefaultMaxHeaderBytes, as documented, not 12 KiB (issue 15
+// item 10); TestServer_HeaderLimit holds the boundary on a real socket, so
+// a change of the slop in net/http fails it.
+const netHTTPHeaderSlop = 4096
 
 // Options configure a [Server].
 type Options struct {
@@ -88,9 +97,6 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tokens  *tokenSigner
-	router  *mux.Router
-	routed  http.Handler // router behind the trailing-slash trim
-	handler http.Handler
 	started time.Time
 
 	hosts    hostSet
@@ -156,17 +162,19 @@ func New(opts Options) (*Server, error) {
 	}
 	empty := map[string]*renderedDoc{}
 	s.docs.Store(&empty)
-	s.router = s.routes()
-	s.routed = s.withTrimmedSlash(s.router)
-	s.handler = http.HandlerFunc(s.serveIMDS)
-	if opts.Observe != nil {
-		s.handler = s.withObserve(s.handler)
-	}
 	return s, nil
 }
 
-// ServeHTTP serves one IMDS request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP serves one IMDS request. Its path is classified once
+// (routes.go), for the dispatch and for Options.Observe alike.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := classify(r.URL.Path)
+	if s.opts.Observe != nil {
+		s.serveObserved(w, r, rt)
+		return
+	}
+	s.serveIMDS(w, r, rt)
+}
 
 // newHTTPServer returns an http.Server for h with the package's limits.
 // Its connections must come from wrapListener, whose conns the reaper
@@ -176,7 +184,7 @@ func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) (*http.Serve
 	return &http.Server{
 		Handler: h,
 		// No net/http timeouts: the reaper enforces them (conn.go).
-		MaxHeaderBytes: DefaultMaxHeaderBytes,
+		MaxHeaderBytes: DefaultMaxHeaderBytes - netHTTPHeaderSlop,
 		ConnState:      rp.connState,
 		ConnContext:    connContext,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

@@ -184,6 +184,19 @@ func BenchmarkServer_Credentials(b *testing.B) {
 	}
 }
 
+// BenchmarkServer_Metadata is the static metadata GETs tools and the region
+// chains make: the instance ID, and botocore's availability zone with its
+// trailing slash on a leaf (imds-protocol.md §2.1).
+func BenchmarkServer_Metadata(b *testing.B) {
+	for _, path := range []string{PathInstanceID, PathAvailabilityZone + "/"} {
+		b.Run(strings.TrimSuffix(path[len(PathMetaData)+1:], "/"), func(b *testing.B) {
+			s := newBenchServer(b)
+			tok := s.tokens.issue(6 * time.Hour)
+			benchServe(b, s, benchRequest(http.MethodGet, path, HeaderToken, tok))
+		})
+	}
+}
+
 // ceilingHandler is the least a net/http server can do for the credential
 // GET: a fixed document, no token check, no routing. It sends the same
 // headers as imdsd, so both responses cost the client the same.

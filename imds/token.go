@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,20 +182,33 @@ func (s *tokenSigner) verify(tok string) (time.Duration, error) {
 	return time.Duration(binary.BigEndian.Uint64(raw[0:8])), nil
 }
 
-// parseTokenTTL parses the TTL header of a token request. It accepts only a
-// decimal integer number of seconds in 1..21600, as real IMDS and AWS's own
-// mock do.
+// maxTTLDigits is the length of the longest TTL accepted, "21600".
+const maxTTLDigits = 5
+
+// parseTokenTTL parses the TTL header of a token request: 1 to 5 ASCII
+// digits without sign or leading zero, in 1..21600. The EC2 User Guide
+// specifies "a minimum of one second and a maximum of six hours" as an
+// integer header, and a request that is not valid is 400 (imds-protocol.md
+// §1.1); every SDK sends plain decimal ("300" from Go, "21600" from the
+// others, same section). strconv.ParseInt also took "+60" and "060" (issue
+// 15 item 10); a spelling no SDK sends is refused rather than guessed at.
+// How real EC2 answers those spellings is not documented.
 func parseTokenTTL(v string) (time.Duration, error) {
 	if v == "" {
 		return 0, errors.New("missing " + HeaderTokenTTL)
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s is not an integer", HeaderTokenTTL)
+	if len(v) > maxTTLDigits || v[0] == '0' {
+		return 0, fmt.Errorf("%s must be between 1 and 21600", HeaderTokenTTL)
 	}
-	// n is checked before it is scaled: a huge n would overflow into a
-	// negative TTL that passed the check (found by FuzzParseTokenTTL).
-	if n < 1 || n > int64(MaxTokenTTL/time.Second) {
+	n := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%s is not a decimal integer", HeaderTokenTTL)
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > int(MaxTokenTTL/time.Second) {
 		return 0, fmt.Errorf("%s must be between 1 and 21600", HeaderTokenTTL)
 	}
 	return time.Duration(n) * time.Second, nil

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// handleToken serves PUT /latest/api/token (shared/reference/imds-protocol.md §1.1).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Time) {
+// handleToken serves PUT /latest/api/token (shared/reference/imds-protocol.md
+// §1.1), and answers the token API's other spellings (routes.go).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, rt route, now time.Time) {
 	if r.Method != http.MethodPut {
 		w.Header()[headerAllow] = valueAllowPut
 		writeError(w, http.StatusMethodNotAllowed)
@@ -16,7 +17,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Ti
 	}
 	// A version-specific path or a trailing slash is 403 on real IMDS
 	// ("This behavior is intended", EC2 User Guide).
-	if r.URL.Path != PathToken {
+	if rt.kind != routeToken {
 		writeError(w, http.StatusForbidden)
 		return
 	}
@@ -52,11 +53,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, now time.Ti
 var tokenBuffers = sync.Pool{New: func() any { return new([tokenEncodedLen]byte) }}
 
 // ttlEcho returns the value of the TTL response header: the granted TTL in
-// decimal seconds. When the request sent exactly that text (one value, no
-// sign, no leading zero: every SDK does), its header slice is reused, as
-// net/http only reads it; otherwise a new value is formatted.
+// decimal seconds. parseTokenTTL accepts only that exact spelling, so when
+// the request sent one value its header slice is reused, as net/http only
+// reads it; otherwise (several values, the first one granted) a new value
+// is formatted.
 func ttlEcho(sent []string, ttl time.Duration) []string {
-	if len(sent) == 1 && sent[0] != "" && sent[0][0] >= '1' && sent[0][0] <= '9' {
+	if len(sent) == 1 {
 		return sent
 	}
 	return []string{strconv.FormatInt(int64(ttl/time.Second), 10)}

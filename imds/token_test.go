@@ -28,6 +28,14 @@ func TestServer_Token(t *testing.T) {
 		{"ttl overflow", http.MethodPut, PathToken, []string{HeaderTokenTTL, "99999999999999999999"}, 400, "", ""},
 		{"ttl not integer", http.MethodPut, PathToken, []string{HeaderTokenTTL, "1.5"}, 400, "", ""},
 		{"ttl with space", http.MethodPut, PathToken, []string{HeaderTokenTTL, " 60"}, 400, "", ""},
+		// Decimal as the SDKs send it: no sign, no leading zero, at most
+		// five digits (issue 15 item 10; strconv.ParseInt took all three).
+		{"ttl with plus sign", http.MethodPut, PathToken, []string{HeaderTokenTTL, "+60"}, 400, "", ""},
+		{"ttl with leading zero", http.MethodPut, PathToken, []string{HeaderTokenTTL, "060"}, 400, "", ""},
+		{"ttl with leading zeros, five digits", http.MethodPut, PathToken, []string{HeaderTokenTTL, "00060"}, 400, "", ""},
+		{"ttl of six digits", http.MethodPut, PathToken, []string{HeaderTokenTTL, "021600"}, 400, "", ""},
+		{"ttl hexadecimal", http.MethodPut, PathToken, []string{HeaderTokenTTL, "0x3c"}, 400, "", ""},
+		{"ttl with underscore", http.MethodPut, PathToken, []string{HeaderTokenTTL, "2_1"}, 400, "", ""},
 		{"ttl missing", http.MethodPut, PathToken, nil, 400, "", ""},
 		{"x-forwarded-for", http.MethodPut, PathToken, []string{HeaderTokenTTL, "60", "X-Forwarded-For", "10.0.0.1"}, 403, "", ""},
 		{"trailing slash", http.MethodPut, PathToken + "/", []string{HeaderTokenTTL, "60"}, 403, "", ""},

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# fuzz.sh: runs every go test -fuzz target of imdsd for FUZZTIME each
-# (default 30s) and prints how many inputs each tried. Any crash or broken
-# invariant fails the run; the failing input is written by go test under
-# the package's testdata/fuzz/ (commit it as a regression seed).
+# fuzz.sh: time-boxed exploration with every go test -fuzz target of imdsd,
+# FUZZTIME each (default 30s); prints how many inputs each tried. It is not
+# part of scripts/test.sh: the gate stays deterministic, replaying the
+# committed seed corpora (testdata/fuzz/) on every go test.
 #
 #   scripts/fuzz.sh                 # every target, 30 s each
 #   FUZZTIME=5m scripts/fuzz.sh FuzzServer_RawRequest
 #   FUZZMINIMIZETIME=5s             # minimizing a new input (default 5s)
+#   FUZZ_OUT=DIR                    # where findings are kept (default: a
+#                                   # new folder under ${TMPDIR:-/tmp})
 #   FUZZ_SAVE=1 scripts/fuzz.sh     # also copy the interesting inputs found
 #                                   # into testdata/fuzz/ (seed corpora)
+#
+# Fuzzing runs in a scratch copy of the working tree, never in the tree
+# itself: go test writes a failing input under the package's
+# testdata/fuzz/, where it would fail every later go test of the clone. A
+# crash or broken invariant fails the run and is reported with the input's
+# path in FUZZ_OUT, the command that replays it and the command that
+# commits it as a seed, which is what to do once it is fixed. The run fails
+# on any finding; the tree is left as it was.
 #
 # It needs only Go; it touches no network.
 set -euo pipefail
@@ -21,10 +31,11 @@ lib_init
 FUZZTIME=${FUZZTIME:-30s}
 FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-5s}
 
-# corpus_files PKG NAME: the inputs under PKG/testdata/fuzz/NAME, one a line.
+# corpus_files DIR PKG NAME: the inputs under DIR/PKG/testdata/fuzz/NAME,
+# by name, one a line.
 corpus_files() {
-	[[ -d $1/testdata/fuzz/$2 ]] || return 0
-	find "$1/testdata/fuzz/$2" -type f | sort
+	[[ -d $1/$2/testdata/fuzz/$3 ]] || return 0
+	(cd "$1/$2/testdata/fuzz/$3" && find . -type f | sed 's|^\./||' | sort)
 }
 
 # deadline_race LOG: the run's only failure is the coordinator's bare
@@ -41,6 +52,7 @@ TARGETS=(
 	imds:FuzzParseTokenTTL
 	imds:FuzzHostAllowed
 	imds:FuzzContainerHandler_Authorization
+	imds:FuzzClassify
 	cmd/imdsd:FuzzDecodeConfig
 )
 
@@ -51,22 +63,37 @@ while IFS=: read -r file name; do
 	[[ $listed == *" $pkg:$name "* ]] || die "fuzz target $pkg:$name is not in scripts/fuzz.sh"
 done < <(grep -rHoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' imds cmd roles peercred 2>/dev/null | sed 's/:func /:/')
 
+# The scratch copy: every file git knows or would add (tracked, and
+# untracked but not ignored), so uncommitted work is fuzzed as it is.
+SCRATCH=$WORK/tree
+mkdir -p "$SCRATCH"
+git ls-files -z --cached --others --exclude-standard |
+	while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+	tar -c --null -T - | tar -x -C "$SCRATCH"
+made_out=0
+if [[ -z ${FUZZ_OUT:-} ]]; then
+	FUZZ_OUT=$(mktemp -d "${TMPDIR:-/tmp}/imdsd-fuzz-findings.XXXXXX")
+	made_out=1
+fi
+FUZZ_OUT=$(mkdir -p "$FUZZ_OUT" && cd "$FUZZ_OUT" && pwd)
+
 total=0
 failed=0
+findings=0
 summary=()
 for t in "${TARGETS[@]}"; do
 	pkg=${t%%:*} name=${t#*:}
 	[[ $# -eq 0 || " $* " == *" $name "* ]] || continue
 	say "fuzzing $pkg $name for $FUZZTIME"
 	log=$WORK/$name.log
-	before=$(corpus_files "$pkg" "$name")
+	before=$(corpus_files "$SCRATCH" "$pkg" "$name")
 	# -fuzzminimizetime: a new interesting input is minimized for up to 60 s
 	# by default, with no progress printed, which can take the whole budget.
-	if go test -vet=off -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" \
-		-fuzzminimizetime "$FUZZMINIMIZETIME" "./$pkg/" >"$log" 2>&1; then
+	if (cd "$SCRATCH" && go test -vet=off -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" \
+		-fuzzminimizetime "$FUZZMINIMIZETIME" "./$pkg/") >"$log" 2>&1; then
 		status=ok
-	elif deadline_race "$log" && [[ $(corpus_files "$pkg" "$name") == "$before" ]] &&
-		go test -vet=off -run "^$name\$" "./$pkg/" >>"$log" 2>&1; then
+	elif deadline_race "$log" && [[ $(corpus_files "$SCRATCH" "$pkg" "$name") == "$before" ]] &&
+		(cd "$SCRATCH" && go test -vet=off -run "^$name\$" "./$pkg/") >>"$log" 2>&1; then
 		# Go's fuzzing coordinator can report its own -fuzztime deadline as
 		# a failure ("context deadline exceeded", no input written) when it
 		# fires while a worker is busy. Nothing was found: the seed corpus
@@ -77,6 +104,25 @@ for t in "${TARGETS[@]}"; do
 		failed=$((failed + 1))
 		tail -40 "$log" >&2
 	fi
+	# A failing input go test wrote into the scratch copy: keep it in
+	# FUZZ_OUT, and say how to replay and commit it.
+	while IFS= read -r f; do
+		[[ -n $f ]] || continue
+		findings=$((findings + 1))
+		seed=$pkg/testdata/fuzz/$name/$f
+		mkdir -p "$FUZZ_OUT/$pkg/testdata/fuzz/$name"
+		cp "$SCRATCH/$seed" "$FUZZ_OUT/$seed"
+		cp "$log" "$FUZZ_OUT/$name.log"
+		cat >&2 <<-EOF
+
+			FINDING $pkg $name: $FUZZ_OUT/$seed
+			  log:     $FUZZ_OUT/$name.log
+			  replay:  mkdir -p $pkg/testdata/fuzz/$name && cp $FUZZ_OUT/$seed $pkg/testdata/fuzz/$name/ &&
+			           go test -run '^$name/$f\$' ./$pkg/
+			  Fix the bug, then commit the input as a regression seed with the fix:
+			           git add $seed
+		EOF
+	done < <(comm -13 <(printf '%s\n' "$before") <(corpus_files "$SCRATCH" "$pkg" "$name"))
 	execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
 	total=$((total + execs))
 	summary+=("$(printf '%-40s %-10s %12s inputs' "$pkg $name" "$status" "$execs")")
@@ -88,6 +134,7 @@ for t in "${TARGETS[@]}"; do
 			# every later run, small enough to review.
 			find "$cache" -type f -printf '%s %p\n' | sort -n | head -40 | cut -d' ' -f2- |
 				while read -r f; do cp -n "$f" "$pkg/testdata/fuzz/$name/"; done
+			say "FUZZ_SAVE: seeds copied into $pkg/testdata/fuzz/$name (review, then git add)"
 		fi
 	fi
 done
@@ -95,5 +142,10 @@ done
 printf '\n'
 printf '%s\n' "${summary[@]}"
 printf '%-40s %-10s %12s inputs\n' "total" "" "$total"
+if ((findings > 0)); then
+	say "$findings failing input(s) kept in $FUZZ_OUT; the tree is unchanged"
+elif ((made_out)); then
+	rmdir "$FUZZ_OUT"
+fi
 ((failed == 0)) || die "$failed fuzz target(s) failed"
 echo "fuzz: all targets passed"
