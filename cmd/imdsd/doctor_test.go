@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +47,7 @@ func opsMotoIn(t *testing.T, wrap []string) string {
 	}
 	argv := append(append([]string(nil), wrap...), bin, "-H", "127.0.0.1", "-p", "5000")
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	testproc.NewGroup(cmd)
 	moto, err := testproc.Start(cmd)
 	if err != nil {
 		t.Fatal(err)

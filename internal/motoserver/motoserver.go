@@ -62,7 +62,7 @@ func start(port int) (*Server, error) {
 		return nil, fmt.Errorf("%s", installHint)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	newProcessGroup(cmd) // Stop reaches moto's children too
+	testproc.NewGroup(cmd) // Stop reaches moto's children too
 	proc, err := testproc.Start(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", filepath.Base(bin), err)

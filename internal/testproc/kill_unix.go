@@ -15,3 +15,7 @@ func killGroup(cmd *exec.Cmd) bool {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	return true
 }
+
+// NewGroup makes cmd lead a process group of its own, so that Kill reaches
+// the processes it forks (moto_server's workers), not only cmd itself.
+func NewGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
