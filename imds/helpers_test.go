@@ -2,6 +2,7 @@ package imds
 
 import (
 	"context"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,27 +13,9 @@ import (
 	"time"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newFakeClock is the one fake clock of the tests (internal/testutil),
+// at its epoch.
+func newFakeClock() *testutil.Clock { return testutil.NewClock(time.Time{}) }
 
 // fakeSource is a Source built from a func field.
 type fakeSource struct {
@@ -75,7 +58,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 // newTestServer returns a Server with a fake clock and the given source.
-func newTestServer(tb testing.TB, opts Options) (*Server, *fakeClock) {
+func newTestServer(tb testing.TB, opts Options) (*Server, *testutil.Clock) {
 	tb.Helper()
 	clk := newFakeClock()
 	if opts.Now == nil {

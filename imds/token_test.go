@@ -1,6 +1,7 @@
 package imds
 
 import (
+	"github.com/imdsd/imdsd/internal/testutil"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,29 +76,29 @@ func TestServer_TokenValidation(t *testing.T) {
 	tests := []struct {
 		name     string
 		required bool
-		token    func(s *Server, clk *fakeClock) (string, bool) // token, send it
+		token    func(s *Server, clk *testutil.Clock) (string, bool) // token, send it
 		wantCode int
 	}{
-		{"optional, no token", false, func(*Server, *fakeClock) (string, bool) { return "", false }, 200},
-		{"required, no token", true, func(*Server, *fakeClock) (string, bool) { return "", false }, 401},
-		{"required, valid token", true, func(s *Server, _ *fakeClock) (string, bool) { return token(t, s, "60"), true }, 200},
-		{"optional, garbage token", false, func(*Server, *fakeClock) (string, bool) { return "garbage", true }, 401},
-		{"optional, empty token", false, func(*Server, *fakeClock) (string, bool) { return "", true }, 401},
-		{"required, token of another server", true, func(*Server, *fakeClock) (string, bool) {
+		{"optional, no token", false, func(*Server, *testutil.Clock) (string, bool) { return "", false }, 200},
+		{"required, no token", true, func(*Server, *testutil.Clock) (string, bool) { return "", false }, 401},
+		{"required, valid token", true, func(s *Server, _ *testutil.Clock) (string, bool) { return token(t, s, "60"), true }, 200},
+		{"optional, garbage token", false, func(*Server, *testutil.Clock) (string, bool) { return "garbage", true }, 401},
+		{"optional, empty token", false, func(*Server, *testutil.Clock) (string, bool) { return "", true }, 401},
+		{"required, token of another server", true, func(*Server, *testutil.Clock) (string, bool) {
 			other, _ := newTestServer(t, Options{Source: staticSource(role, nil)})
 			return token(t, other, "60"), true
 		}, 401},
-		{"required, tampered token", true, func(s *Server, _ *fakeClock) (string, bool) {
+		{"required, tampered token", true, func(s *Server, _ *testutil.Clock) (string, bool) {
 			tok := []byte(token(t, s, "60"))
 			tok[2] ^= 1 // flip a bit of the expiry
 			return string(tok), true
 		}, 401},
-		{"required, expired token", true, func(s *Server, clk *fakeClock) (string, bool) {
+		{"required, expired token", true, func(s *Server, clk *testutil.Clock) (string, bool) {
 			tok := token(t, s, "60")
 			clk.Advance(60 * time.Second)
 			return tok, true
 		}, 401},
-		{"required, token one second before expiry", true, func(s *Server, clk *fakeClock) (string, bool) {
+		{"required, token one second before expiry", true, func(s *Server, clk *testutil.Clock) (string, bool) {
 			tok := token(t, s, "60")
 			clk.Advance(59 * time.Second)
 			return tok, true
