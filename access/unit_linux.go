@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/imdsd/imdsd/peercred"
 )
@@ -31,20 +30,15 @@ const UnitSupported = true
 // found from the socket's inode in /proc/PID/fd instead, which the kernel
 // shows only for the daemon's own uid unless it runs as root.
 type UnitFinder struct {
-	mu     sync.Mutex
-	root   string // the cgroup2 mount point; "" when there is none
-	byID   map[uint64]string
-	walked time.Time
-	now    func() time.Time
+	mu   sync.Mutex
+	root string // the cgroup2 mount point; "" when there is none
+	byID map[uint64]string
 }
 
 // NewUnitFinder finds the cgroup2 mount of this process's view.
 func NewUnitFinder() *UnitFinder {
-	return &UnitFinder{root: cgroup2Mount("/proc/self/mountinfo"), now: time.Now}
+	return &UnitFinder{root: cgroup2Mount("/proc/self/mountinfo")}
 }
-
-// rewalkEvery bounds how often an unknown cgroup id walks the tree again.
-const rewalkEvery = time.Second
 
 // Unit returns the system unit of the client socket's process, "" when
 // it runs in none.
@@ -85,24 +79,23 @@ func unitOrNone(unit string, err error) (string, error) {
 }
 
 // path returns the cgroup path ("/system.slice/x.service") of a cgroup id,
-// walking the cgroup2 tree again (at most once a second) when the id is
-// new: units start and stop, their directories come and go.
+// walking the cgroup2 tree again when the id is new: units start and stop,
+// their directories come and go. Walks are serialised; one costs a stat
+// per cgroup (a few hundred on a server), and only a caller from a cgroup
+// not seen before pays it, once.
 func (f *UnitFinder) path(id uint64) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p, ok := f.byID[id]; ok {
 		return p, nil
 	}
-	if now := f.now(); f.byID == nil || now.Sub(f.walked) >= rewalkEvery {
-		f.walked = now
-		byID, err := walkCgroups(f.root)
-		if err != nil {
-			return "", err
-		}
-		f.byID = byID
-		if p, ok := byID[id]; ok {
-			return p, nil
-		}
+	byID, err := walkCgroups(f.root)
+	if err != nil {
+		return "", err
+	}
+	f.byID = byID
+	if p, ok := byID[id]; ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("cgroup id %d: no such cgroup under %s", id, f.root)
 }
