@@ -90,7 +90,7 @@ func (c Config) Secrets() []string {
 	for _, r := range c.Roles {
 		d := r.Def
 		for _, rk := range RoleKeys() {
-			if s, ok := rk.field(&d).(*string); ok && rk.Secret && *s != "" {
+			if s, ok := rk.def(&d).(*string); ok && rk.Secret && *s != "" {
 				out = append(out, *s)
 			}
 		}

@@ -143,51 +143,48 @@ func Keys() []Key {
 }
 
 // RoleKey is one key of a role: at the top of the file for the flat role,
-// and under roles.NAME for a named one.
+// and under roles.NAME for a named one. Its Key says all but where the
+// value lives, which is a field of roles.Def; Key.Restart here means the
+// flat key is also read at start only (region names the instance
+// identity's region too).
 type RoleKey struct {
-	Name    string
-	Kind    Kind
-	Doc     string
-	Default string
-	Secret  bool
-	// Restart: the flat key is also read at start only (region names the
-	// instance identity's region too).
-	Restart bool
+	Key
 	// FlatOnly keys exist at the top of the file only.
 	FlatOnly bool
-	field    func(d *roles.Def) any
+	def      func(d *roles.Def) any
 }
 
 // RoleKeys returns the keys that define a role (roles.Def).
 func RoleKeys() []RoleKey {
 	return []RoleKey{
-		{Name: "role_arn", Kind: KindString, Doc: "`ARN` of the IAM role to assume",
-			field: func(d *roles.Def) any { return &d.RoleARN }},
-		{Name: "profile", Kind: KindString, Doc: "shared-config `profile` for source credentials, or one that names the role",
-			Default: "$AWS_PROFILE", field: func(d *roles.Def) any { return &d.Profile }},
-		{Name: "region", Kind: KindString, Doc: "AWS `region` for STS and the instance metadata", Restart: true,
-			Default: "the profile's, else us-east-1", field: func(d *roles.Def) any { return &d.Region }},
-		{Name: "sts_endpoint", Kind: KindString, Doc: "STS endpoint `URL` (VPC endpoint, FIPS, local STS)",
-			field: func(d *roles.Def) any { return &d.STSEndpoint }},
-		{Name: "session_name", Kind: KindString, Doc: "role session `name`",
-			Default: "imdsd-HOSTNAME", field: func(d *roles.Def) any { return &d.SessionName }},
-		{Name: "duration", Kind: KindDuration, Doc: "session `duration`, 15m to 12h",
-			Default: "1h", field: func(d *roles.Def) any { return &d.Duration }},
-		{Name: "external_id", Kind: KindString, Doc: "external `ID` for AssumeRole", Secret: true,
-			field: func(d *roles.Def) any { return &d.ExternalID }},
-		{Name: "min_remaining", Kind: KindDuration, Doc: "least lifetime served credentials have", FlatOnly: true,
-			field: func(d *roles.Def) any { return &d.MinRemaining }},
-		{Name: "mfa_serial", Kind: KindString, Doc: "MFA device `ARN` of the source credentials; the role is assumed from an 'imdsd mfa' session", FlatOnly: true,
-			field: func(d *roles.Def) any { return &d.MFASerial }},
-		{Name: "mfa_session_duration", Kind: KindDuration, Doc: "how long one MFA code lasts, 15m to 36h", FlatOnly: true,
-			Default: "12h", field: func(d *roles.Def) any { return &d.MFADuration }},
+		{Key: Key{Name: "role_arn", Kind: KindString, Doc: "`ARN` of the IAM role to assume"},
+			def: func(d *roles.Def) any { return &d.RoleARN }},
+		{Key: Key{Name: "profile", Kind: KindString, Doc: "shared-config `profile` for source credentials, or one that names the role", Default: "$AWS_PROFILE"},
+			def: func(d *roles.Def) any { return &d.Profile }},
+		{Key: Key{Name: "region", Kind: KindString, Doc: "AWS `region` for STS and the instance metadata", Restart: true, Default: "the profile's, else us-east-1"},
+			def: func(d *roles.Def) any { return &d.Region }},
+		{Key: Key{Name: "sts_endpoint", Kind: KindString, Doc: "STS endpoint `URL` (VPC endpoint, FIPS, local STS)"},
+			def: func(d *roles.Def) any { return &d.STSEndpoint }},
+		{Key: Key{Name: "session_name", Kind: KindString, Doc: "role session `name`", Default: "imdsd-HOSTNAME"},
+			def: func(d *roles.Def) any { return &d.SessionName }},
+		{Key: Key{Name: "duration", Kind: KindDuration, Doc: "session `duration`, 15m to 12h", Default: "1h"},
+			def: func(d *roles.Def) any { return &d.Duration }},
+		{Key: Key{Name: "external_id", Kind: KindString, Doc: "external `ID` for AssumeRole", Secret: true},
+			def: func(d *roles.Def) any { return &d.ExternalID }},
+		{Key: Key{Name: "min_remaining", Kind: KindDuration, Doc: "least lifetime served credentials have"}, FlatOnly: true,
+			def: func(d *roles.Def) any { return &d.MinRemaining }},
+		{Key: Key{Name: "mfa_serial", Kind: KindString, Doc: "MFA device `ARN` of the source credentials; the role is assumed from an 'imdsd mfa' session"}, FlatOnly: true,
+			def: func(d *roles.Def) any { return &d.MFASerial }},
+		{Key: Key{Name: "mfa_session_duration", Kind: KindDuration, Doc: "how long one MFA code lasts, 15m to 36h", Default: "12h"}, FlatOnly: true,
+			def: func(d *roles.Def) any { return &d.MFADuration }},
 	}
 }
 
 // top is the flat role's key: the same key, its value in Config.Role.
 func (rk RoleKey) top() Key {
-	return Key{Name: rk.Name, Kind: rk.Kind, Doc: rk.Doc, Default: rk.Default, Secret: rk.Secret, Restart: rk.Restart,
-		field: func(c *Config) any { return rk.field(&c.Role) }}
+	k := rk.Key
+	k.field = func(c *Config) any { return rk.def(&c.Role) }
+	return k
 }
 
 // secretNames returns the names of every secret key, at any depth.

@@ -66,7 +66,7 @@ func TestRoleKeys_CoverEveryDefField(t *testing.T) {
 	covered := map[uintptr]bool{}
 	var d roles.Def
 	for _, rk := range RoleKeys() {
-		covered[reflect.ValueOf(rk.field(&d)).Pointer()] = true
+		covered[reflect.ValueOf(rk.def(&d)).Pointer()] = true
 	}
 	v := reflect.ValueOf(&d).Elem()
 	for i := range v.NumField() {

@@ -137,7 +137,7 @@ func rolesValue(dst *[]NamedRole) func(*yaml.Node) error {
 			decoders := map[string]func(*yaml.Node) error{}
 			for _, rk := range RoleKeys() {
 				if !rk.FlatOnly {
-					decoders[rk.Name] = plainValue(rk.Kind, rk.field(&r.Def))
+					decoders[rk.Name] = plainValue(rk.Kind, rk.def(&r.Def))
 				}
 			}
 			if err := mappingValue("roles."+k.Value, v, decoders); err != nil {

@@ -52,7 +52,7 @@ func WriteReference(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|")
 	for _, rk := range RoleKeys() {
 		if !rk.FlatOnly {
-			fmt.Fprintf(w, "| `%s` | %s | %s |\n", rk.Name, rk.Kind, docText(Key{Doc: rk.Doc, Secret: rk.Secret}))
+			fmt.Fprintf(w, "| `%s` | %s | %s |\n", rk.Name, rk.Kind, docText(rk.Key))
 		}
 	}
 	fmt.Fprintln(w, ReferenceEnd)

@@ -3,7 +3,6 @@
 package control
 
 import (
-	"errors"
 	"net"
 
 	"golang.org/x/sys/unix"
@@ -13,23 +12,13 @@ import (
 // the other end of conn (LOCAL_PEERCRED): the kernel records it, so the
 // server cannot forge it.
 func peerUID(conn net.Conn) (int, error) {
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return 0, errors.New("not a unix socket")
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *unix.Xucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if serr != nil {
-		return 0, serr
-	}
-	return int(cred.Uid), nil
+	var uid int
+	err := onUnixSocket(conn, func(fd int) error {
+		cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+		if err == nil {
+			uid = int(cred.Uid)
+		}
+		return err
+	})
+	return uid, err
 }

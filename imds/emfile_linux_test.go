@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -114,21 +115,8 @@ func TestHelperEMFILEServer(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// ReadDir's own descriptor is listed and closed again.
-	open := uint64(len(fds) - 1)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	lim.Cur = open + emfileSpare
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("listening %s with RLIMIT_NOFILE %d\n", ln.Addr(), lim.Cur)
+	limit := testutil.LimitFDs(t, emfileSpare)
+	fmt.Printf("listening %s with RLIMIT_NOFILE %d\n", ln.Addr(), limit)
 	fmt.Printf("run returned: %v\n", s.Run(ctx, ln))
 }
 

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,28 +105,10 @@ func TestHelperLowFDs(t *testing.T) {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		cancel()
 	}()
-	limitFDs(t, 2)
+	testutil.LimitFDs(t, 2)
 	fmt.Printf("listening %s\n", ln.Addr())
 	if err := m.Run(ctx, ln); err != nil {
 		t.Fatalf("Run: %v", err)
-	}
-}
-
-// limitFDs sets RLIMIT_NOFILE to the descriptors open now plus extra.
-func limitFDs(tb testing.TB, extra uint64) {
-	tb.Helper()
-	fds, err := os.ReadDir("/dev/fd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		tb.Fatal(err)
-	}
-	// len-1: reading /dev/fd held one more, closed now.
-	lim.Cur = uint64(len(fds)-1) + extra
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		tb.Fatal(err)
 	}
 }
 

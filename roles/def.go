@@ -10,14 +10,27 @@ import "time"
 type Def struct {
 	// Name is the role's config name (a key of roles:); "" for the flat
 	// role, which is named after its ARN.
-	Name        string
-	RoleARN     string
-	Profile     string
-	Region      string
+	Name string
+	// RoleARN is the role to assume. When empty, Profile must name a
+	// shared-config profile with role_arn (and source_profile) or an IAM
+	// Identity Center profile with sso_role_name.
+	RoleARN string
+	// Profile names the shared-config profile of the source credentials;
+	// empty means the SDK's default chain.
+	Profile string
+	// Region is the STS region; the profile's or FallbackRegion when empty.
+	Region string
+	// STSEndpoint overrides the STS endpoint URL.
 	STSEndpoint string
+	// SessionName is the role session name; the profile's
+	// role_session_name or DefaultSessionName() when empty.
 	SessionName string
-	Duration    time.Duration
-	ExternalID  string
+	// Duration is the session length; the profile's duration_seconds or
+	// DefaultDuration when zero.
+	Duration time.Duration
+	// ExternalID is passed to AssumeRole; the profile's external_id when
+	// empty.
+	ExternalID string
 	// MFASerial names the MFA device of the source credentials: the role
 	// is then assumed from a session opened with `imdsd mfa`.
 	MFASerial string
@@ -27,16 +40,6 @@ type Def struct {
 	MinRemaining time.Duration
 }
 
-// Spec returns the resolution parameters of d. Its MFAToken is nil: no
-// daemon prompts.
-func (d Def) Spec() Spec {
-	return Spec{
-		RoleARN:     d.RoleARN,
-		Profile:     d.Profile,
-		Region:      d.Region,
-		STSEndpoint: d.STSEndpoint,
-		SessionName: d.SessionName,
-		Duration:    d.Duration,
-		ExternalID:  d.ExternalID,
-	}
-}
+// Spec returns d as Resolve takes it. Its MFAToken is nil: no daemon
+// prompts.
+func (d Def) Spec() Spec { return Spec{Def: d} }

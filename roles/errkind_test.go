@@ -201,7 +201,7 @@ func TestClassify_RealSTSClient(t *testing.T) {
 		}, 50 * time.Millisecond, KindNetwork, "Timeout"},
 		{"no source credentials anywhere", func(t *testing.T) Fetcher {
 			isolateAWSEnv(t, "", "")
-			r, err := Resolve(context.Background(), Spec{RoleARN: "arn:aws:iam::123456789012:role/demo", STSEndpoint: serve(t, stsError(403, "AccessDenied"))})
+			r, err := Resolve(context.Background(), Spec{Def: Def{RoleARN: "arn:aws:iam::123456789012:role/demo", STSEndpoint: serve(t, stsError(403, "AccessDenied"))}})
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
@@ -210,7 +210,7 @@ func TestClassify_RealSTSClient(t *testing.T) {
 		{"role profile needs MFA, no terminal", func(t *testing.T) Fetcher {
 			isolateAWSEnv(t, "[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/demo\nsource_profile = base\nmfa_serial = "+testSerial+"\n",
 				"[base]\naws_access_key_id = AKIAEXAMPLESOURCE09\naws_secret_access_key = source-secret\n")
-			r, err := Resolve(context.Background(), Spec{Profile: "dev", STSEndpoint: serve(t, stsError(403, "AccessDenied"))})
+			r, err := Resolve(context.Background(), Spec{Def: Def{Profile: "dev", STSEndpoint: serve(t, stsError(403, "AccessDenied"))}})
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}

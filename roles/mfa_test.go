@@ -17,7 +17,7 @@ func TestMFASession_AssumeWithoutAskingAgain(t *testing.T) {
 		"[base]\naws_access_key_id = AKIAEXAMPLESOURCE02\naws_secret_access_key = source-secret\n")
 	ctx := context.Background()
 
-	r, m, ok, err := ResolveMFA(ctx, Spec{Profile: "dev", STSEndpoint: moto.URL}, "", 0, nil)
+	r, m, ok, err := ResolveMFA(ctx, Spec{Def: Def{Profile: "dev", STSEndpoint: moto.URL}}, "", 0, nil)
 	if err != nil || !ok {
 		t.Fatalf("ResolveMFA: ok %v, %v; want a role that needs MFA", ok, err)
 	}
@@ -56,7 +56,7 @@ func TestMFASession_AssumeWithoutAskingAgain(t *testing.T) {
 	}
 	// Resolving again with the session at hand (a config reload) keeps it:
 	// the role is served with no new code.
-	r2, m2, ok, err := ResolveMFA(ctx, Spec{Profile: "dev", STSEndpoint: moto.URL, SessionName: "after-reload"}, "", 0,
+	r2, m2, ok, err := ResolveMFA(ctx, Spec{Def: Def{Profile: "dev", STSEndpoint: moto.URL, SessionName: "after-reload"}}, "", 0,
 		map[string]*MFASession{m.Key(): m})
 	if err != nil || !ok || m2 != m {
 		t.Fatalf("ResolveMFA with the session: same session %v, ok %v, %v", m2 == m, ok, err)
@@ -72,7 +72,7 @@ func TestMFASession_AssumeWithoutAskingAgain(t *testing.T) {
 
 func TestResolveMFA_NotNeeded(t *testing.T) {
 	isolateAWSEnv(t, "[profile plain]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n", "[base]\naws_access_key_id = AKIAEXAMPLESOURCE03\naws_secret_access_key = x\n")
-	_, _, ok, err := ResolveMFA(context.Background(), Spec{Profile: "plain"}, "", 0, nil)
+	_, _, ok, err := ResolveMFA(context.Background(), Spec{Def: Def{Profile: "plain"}}, "", 0, nil)
 	if err != nil || ok {
 		t.Fatalf("got ok %v, %v; want a role that needs no MFA", ok, err)
 	}

@@ -21,28 +21,10 @@ var ErrNoRoleConfigured = errors.New("no role to serve: give a role ARN, or a pr
 // FallbackRegion is used for STS when no region is configured anywhere.
 const FallbackRegion = "us-east-1"
 
-// Spec defines one role and where its credentials come from.
+// Spec is what Resolve needs of a role: its definition, and how to ask
+// for an MFA code.
 type Spec struct {
-	// RoleARN is the role to assume. When empty, Profile must name a
-	// shared-config profile with role_arn (and source_profile) or an IAM
-	// Identity Center profile with sso_role_name.
-	RoleARN string
-	// Profile names the shared-config profile of the source credentials;
-	// empty means the SDK's default chain.
-	Profile string
-	// Region is the STS region; the profile's or FallbackRegion when empty.
-	Region string
-	// STSEndpoint overrides the STS endpoint URL.
-	STSEndpoint string
-	// SessionName is the role session name; the profile's
-	// role_session_name or DefaultSessionName() when empty.
-	SessionName string
-	// Duration is the session length; the profile's duration_seconds or
-	// DefaultDuration when zero.
-	Duration time.Duration
-	// ExternalID is passed to AssumeRole; the profile's external_id when
-	// empty.
-	ExternalID string
+	Def
 	// MFAToken supplies a code when the role needs MFA (mfa_serial). When
 	// nil, such a role fails with a message that says so.
 	MFAToken func() (string, error)

@@ -59,11 +59,11 @@ func TestResolve_RoleARNFromDefaultChain(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLESOURCE01")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "source-secret")
 
-	r, err := Resolve(context.Background(), Spec{
+	r, err := Resolve(context.Background(), Spec{Def: Def{
 		RoleARN:     "arn:aws:iam::123456789012:role/path/to/app-role",
 		STSEndpoint: moto.URL,
 		SessionName: "unit-test",
-	})
+	}})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -102,7 +102,7 @@ region = eu-west-3
 aws_access_key_id = AKIAEXAMPLEBASE0001
 aws_secret_access_key = base-secret
 `)
-	r, err := Resolve(context.Background(), Spec{Profile: "app", STSEndpoint: moto.URL})
+	r, err := Resolve(context.Background(), Spec{Def: Def{Profile: "app", STSEndpoint: moto.URL}})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -126,7 +126,7 @@ func TestResolve_FlagsOverrideProfile(t *testing.T) {
 	moto := motoserver.Start(t)
 	isolateAWSEnv(t, "[profile app]\nrole_arn = arn:aws:iam::210987654321:role/cli-role\nsource_profile = base\nrole_session_name = from-profile\n",
 		"[base]\naws_access_key_id = AKIAEXAMPLEBASE0001\naws_secret_access_key = base-secret\n")
-	r, err := Resolve(context.Background(), Spec{Profile: "app", STSEndpoint: moto.URL, SessionName: "from-flag", Duration: 30 * time.Minute})
+	r, err := Resolve(context.Background(), Spec{Def: Def{Profile: "app", STSEndpoint: moto.URL, SessionName: "from-flag", Duration: 30 * time.Minute}})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -152,7 +152,7 @@ sso_account_id = 111122223333
 sso_role_name = Developer
 region = us-west-2
 `, "")
-	r, err := Resolve(context.Background(), Spec{Profile: "dev"})
+	r, err := Resolve(context.Background(), Spec{Def: Def{Profile: "dev"}})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -170,9 +170,9 @@ func TestResolve_Errors(t *testing.T) {
 		is   error
 	}{
 		{"nothing", Spec{}, "no role to serve", ErrNoRoleConfigured},
-		{"profile without role", Spec{Profile: "plain"}, "no role to serve", ErrNoRoleConfigured},
-		{"missing profile", Spec{Profile: "nope"}, `profile "nope"`, nil},
-		{"bad arn", Spec{RoleARN: "arn:aws:iam::1:user/x"}, "not an IAM role ARN", ErrInvalidARN},
+		{"profile without role", Spec{Def: Def{Profile: "plain"}}, "no role to serve", ErrNoRoleConfigured},
+		{"missing profile", Spec{Def: Def{Profile: "nope"}}, `profile "nope"`, nil},
+		{"bad arn", Spec{Def: Def{RoleARN: "arn:aws:iam::1:user/x"}}, "not an IAM role ARN", ErrInvalidARN},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,7 +194,7 @@ func TestResolve_NoSourceCredentials(t *testing.T) {
 	moto := motoserver.Start(t)
 	isolateAWSEnv(t, "", "")
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1/")
-	r, err := Resolve(context.Background(), Spec{RoleARN: "arn:aws:iam::123456789012:role/x", STSEndpoint: moto.URL})
+	r, err := Resolve(context.Background(), Spec{Def: Def{RoleARN: "arn:aws:iam::123456789012:role/x", STSEndpoint: moto.URL}})
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}

@@ -106,9 +106,9 @@ func faultFetcher(t *testing.T, url string) (roles.Fetcher, error) {
 			t.Setenv(k, v)
 		}
 	}
-	r, err := roles.Resolve(context.Background(), roles.Spec{
+	r, err := roles.Resolve(context.Background(), roles.Spec{Def: roles.Def{
 		RoleARN: "arn:aws:iam::123456789012:role/demo", Region: "us-east-1", STSEndpoint: url,
-	})
+	}})
 	return r.Fetcher, err
 }
 
