@@ -253,13 +253,14 @@ func startFaultDaemon(t *testing.T, clk roles.Clock, fetcher roles.Fetcher, edit
 	}
 	src := imds.SourceFunc(func(context.Context, imds.Caller) (imds.Role, error) {
 		out := imds.Role{Name: "demo"}
-		c, err := r.Credentials()
-		if err != nil {
-			out.Err = err
+		snap := r.Snapshot() // one read: the keys and their time from one refresh
+		if snap.Err != nil {
+			out.Err = snap.Err
 			return out, nil
 		}
+		c := snap.Credentials
 		out.Credentials = imds.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
-			SessionToken: c.SessionToken, Expires: c.Expires, LastUpdated: r.Obtained()}
+			SessionToken: c.SessionToken, Expires: c.Expires, LastUpdated: snap.Obtained}
 		return out, nil
 	})
 	s, err := imds.New(imds.Options{Source: src, Region: "us-east-1", Logger: log, Now: clk.Now,

@@ -2,9 +2,9 @@
 
 package main
 
-// serviceUser is empty off Linux: launchd and the Windows service manager
-// run imdsd as root or LocalSystem, which changing loopback addresses needs.
-const serviceUser = ""
+// Off Linux there is no service user: launchd and the Windows service
+// manager run imdsd as root or LocalSystem, which changing loopback
+// addresses needs.
 
 func ensureServiceUser() error { return nil }
 
