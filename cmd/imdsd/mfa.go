@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/human"
 	"io"
 	"os"
 	"regexp"
@@ -60,7 +61,7 @@ func mfaCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return c
 	}
 	fmt.Fprintf(stdout, "MFA session for %s open until %s (%s); roles: %s\n", reply.Serial,
-		reply.Expires.Local().Format(time.DateTime), span(time.Until(reply.Expires)), strings.Join(reply.Roles, ", "))
+		reply.Expires.Local().Format(time.DateTime), human.Span(time.Until(reply.Expires)), strings.Join(reply.Roles, ", "))
 	return exitOK
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/human"
 	"github.com/imdsd/imdsd/internal/logging"
 	"io"
 	"strings"
@@ -138,19 +139,7 @@ func orDash(s string) string {
 	return s
 }
 
-// span formats a duration for people: 1h02m, 4m10s, 12s.
-func span(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
-}
-
-func ago(t, now time.Time) string { return span(now.Sub(t)) }
+func ago(t, now time.Time) string { return human.Span(now.Sub(t)) }
 
 func agoOrDash(t, now time.Time) string {
 	if t.IsZero() {
@@ -164,7 +153,7 @@ func until(t, now time.Time) string {
 		return "-"
 	}
 	if d := t.Sub(now); d > 0 {
-		return span(d)
+		return human.Span(d)
 	}
 	return "expired"
 }
@@ -174,7 +163,7 @@ func inOrDash(t, now time.Time) string {
 		return "-"
 	}
 	if d := t.Sub(now); d > 0 {
-		return "in " + span(d)
+		return "in " + human.Span(d)
 	}
 	return "now"
 }

@@ -1,4 +1,4 @@
-package main
+package doctor
 
 // The doctor's checks of the daemon itself: its sockets, its token, its
 // credentials.
@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/human"
 	"io"
 	"net/http"
 	"net/netip"
@@ -18,7 +19,7 @@ import (
 
 func (d *doctor) checkDaemon(ctx context.Context) result {
 	var st control.Status
-	c, err := d.ctl.client(ctx)
+	c, err := d.client(ctx)
 	if err == nil {
 		err = c.Call(ctx, control.CmdStatus, nil, &st)
 	}
@@ -199,7 +200,7 @@ func (d *doctor) judgeCredentials(name, doc string) result {
 	}
 	left := exp.Sub(d.now())
 	if left < 5*time.Minute {
-		return fail("the daemon refreshes ahead of expiry: see 'imdsd status' for failures", "credentials of %s expire in %s", name, span(left))
+		return fail("the daemon refreshes ahead of expiry: see 'imdsd status' for failures", "credentials of %s expire in %s", name, human.Span(left))
 	}
-	return pass("role %s, credentials valid for %s", name, span(left))
+	return pass("role %s, credentials valid for %s", name, human.Span(left))
 }

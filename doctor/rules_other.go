@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package doctor
 
 // containerRules: containers reach imdsd through DNAT rules on Linux only;
 // Docker Desktop needs the endpoint variable instead (imdsd env --docker).

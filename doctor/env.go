@@ -1,4 +1,4 @@
-package main
+package doctor
 
 // The doctor's checks of what lies between an SDK and the daemon: the
 // clock, proxies, the environment, containers.
@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/human"
 	"net"
 	"net/http"
 	"net/netip"
@@ -48,9 +49,9 @@ func (d *doctor) checkClock(ctx context.Context) result {
 	}
 	if skew > maxClockSkew {
 		return fail("synchronise the clock (timedatectl set-ntp true; chronyc makestep); STS refuses signatures more than 5 minutes off",
-			"this clock is %s off STS's (%s)", span(skew), url)
+			"this clock is %s off STS's (%s)", human.Span(skew), url)
 	}
-	return pass("within %s of STS's clock (%s)", span(skew.Round(time.Second)), url)
+	return pass("within %s of STS's clock (%s)", human.Span(skew.Round(time.Second)), url)
 }
 
 // proxyVars are the variables that route HTTP through a proxy in the SDKs
