@@ -189,4 +189,3 @@ func TestDoctor_Faults(t *testing.T) {
 		expect(t, code, out, exitError, "[FAIL] daemon reachable: imdsd is not running", "fix: start it: 'imdsd start'")
 	})
 }
-
