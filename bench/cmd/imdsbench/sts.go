@@ -55,9 +55,9 @@ func runSTS(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("-sts is required")
 	}
 	clock := &skewClock{}
-	resolved, err := roles.Resolve(ctx, roles.Spec{
+	resolved, err := roles.Resolve(ctx, roles.Spec{Def: roles.Def{
 		RoleARN: "arn:aws:iam::123456789012:role/demo", STSEndpoint: *stsURL, Region: "us-east-1",
-	})
+	}})
 	if err != nil {
 		return err
 	}
