@@ -145,7 +145,7 @@ func (d *app) run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	extra, stopContainers, err := d.startContainers(ctx) // containerwire.go
+	extra, stopContainers, err := d.core.StartContainers(ctx, d.server, d.identify)
 	if err != nil {
 		for _, ln := range lns {
 			ln.Close()

@@ -1,11 +1,11 @@
-package main
+package daemon
 
 // The container side of the daemon: DNAT rules from container bridges
 // (nat), listeners on the bridges' gateway addresses for IMDS and the
 // container credentials endpoint, the container engines' watch
 // (containers), and the loopback container endpoint for FULL_URI with its
-// token file. run() calls startContainers; nothing here starts unless the
-// config asks for it.
+// token file. cmd/imdsd calls StartContainers before serving; nothing here
+// starts unless the config asks for it.
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"github.com/imdsd/imdsd/config"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -27,12 +28,28 @@ import (
 	"github.com/imdsd/imdsd/nat"
 )
 
-// startContainers starts what containers: and container_endpoint: ask for.
-// It returns the listeners the IMDS server must serve besides its own (the
-// container bridges') and a function that, once ctx is done, waits for
-// everything to stop and cleans up (the rules are removed, the token file
-// too). On error nothing is left running.
-func (d *app) startContainers(ctx context.Context) ([]net.Listener, func(), error) {
+// containerSide is the daemon's container side for one run.
+type containerSide struct {
+	cfg      config.Config
+	log      *slog.Logger
+	core     *Daemon
+	server   *imds.Server
+	identify func(imds.Caller) imds.Caller
+}
+
+// StartContainers starts what containers: and container_endpoint: ask
+// for, beside server (whose checks guard the container endpoints; identify
+// is its caller identification, which the loopback endpoint shares). It
+// returns the listeners server must serve besides its own (the container
+// bridges') and a function that, once ctx is done, waits for everything to
+// stop and cleans up (the rules are removed, the token file too). On error
+// nothing is left running.
+func (o *Daemon) StartContainers(ctx context.Context, server *imds.Server, identify func(imds.Caller) imds.Caller) ([]net.Listener, func(), error) {
+	d := &containerSide{cfg: *o.cfg.Load(), log: o.log, core: o, server: server, identify: identify}
+	return d.start(ctx)
+}
+
+func (d *containerSide) start(ctx context.Context) ([]net.Listener, func(), error) {
 	cc, ec := d.cfg.Containers, d.cfg.ContainerEndpoint
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -118,7 +135,7 @@ func (d *app) startContainers(ctx context.Context) ([]net.Listener, func(), erro
 // serveEndpoint serves the container credentials endpoint on ln until ctx
 // ends, behind the IMDS server's own checks (Host allowlist, browser
 // signals, rate and connection limits, hop limit).
-func (d *app) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
+func (d *containerSide) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.Listener, h http.Handler) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -133,7 +150,7 @@ func (d *app) serveEndpoint(ctx context.Context, wg *sync.WaitGroup, ln net.List
 // container_endpoint.listen (AWS_CONTAINER_CREDENTIALS_FULL_URI with
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). It returns the cleanup that
 // removes the token file.
-func (d *app) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec config.ContainerEndpoint) (func(), error) {
+func (d *containerSide) startLoopbackEndpoint(ctx context.Context, wg *sync.WaitGroup, ec config.ContainerEndpoint) (func(), error) {
 	token, err := newEndpointToken()
 	if err != nil {
 		return nil, err
