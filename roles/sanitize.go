@@ -217,16 +217,14 @@ func NoSourceHint(role string) string {
 // ExternalID, say): their text has them redacted, and Sanitize redacts
 // them from everything a Refresher keeps. Classify and ErrorCode see
 // through it; an AWS error code not shaped like one reads as "Other", so
-// it cannot reach a metrics label whole.
+// it cannot reach a metrics label whole (so it is worth wrapping even a
+// role with no secret to name).
 func Redacting(f Fetcher, secrets ...string) Fetcher {
 	var keep []string
 	for _, s := range secrets {
 		if s != "" {
 			keep = append(keep, s)
 		}
-	}
-	if len(keep) == 0 {
-		return f
 	}
 	return FetcherFunc(func(ctx context.Context) (aws.Credentials, error) {
 		c, err := f.Fetch(ctx)
