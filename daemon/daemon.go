@@ -197,7 +197,10 @@ func roleCredentials(e *roleEntry) imds.Role {
 	out := imds.Role{Name: e.role.Name}
 	snap := e.refresher.Snapshot()
 	if snap.Err != nil {
-		out.Err = fmt.Errorf("role %s: %w", e.role.Name, snap.Err)
+		// Callers get a code and a fixed message per kind, never STS's
+		// text: it may name the source user or echo secrets, and it is
+		// unbounded (issue 15 item 9). The log and status have the rest.
+		out.Err = snap.PublicErr(e.role.Name)
 		return out
 	}
 	creds, obtained := snap.Credentials, snap.Obtained

@@ -289,16 +289,19 @@ func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
 	}
 	if err != nil {
 		next := now.Add(r.backoff(failures + 1))
-		kind, code := Classify(err), ErrorCode(err)
+		// Only the sanitized failure is kept, logged and shown: STS's text
+		// is unbounded and may echo secrets (issue 15 item 9, sanitize.go).
+		safe := Sanitize(r.opts.Name, err)
+		kind, code := safe.Kind, safe.Code
 		r.update(func(s *state) {
 			s.fetches++
 			s.failures++
-			s.lastErr, s.lastKind, s.lastCode = err, kind, code
+			s.lastErr, s.lastKind, s.lastCode = safe, kind, code
 			s.nextRefresh = next
 		})
 		r.fetchedOnce.Do(func() { close(r.fetched) })
-		if prev.lastErr == nil || failureKey(prev.lastErr, prev.lastKind, prev.lastCode) != failureKey(err, kind, code) {
-			r.log.Error("refresh failed", "err", err, "kind", kind, "code", code, "serving_until", r.servingUntil(prev))
+		if prev.lastErr == nil || failureKey(prev.lastErr, prev.lastKind, prev.lastCode) != failureKey(safe, kind, code) {
+			r.log.Error("refresh failed", "err", safe.Error(), "kind", kind, "code", code, "serving_until", r.servingUntil(prev))
 		}
 		return false, next
 	}
