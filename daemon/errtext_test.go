@@ -98,9 +98,10 @@ func sourceEnv(t *testing.T) {
 	t.Setenv("AWS_SESSION_TOKEN", errSourceToken)
 }
 
-// failingRole runs a role against stsURL and waits for its first fetch. With
-// wired, its fetcher is wrapped as the daemon must wrap it (roles.Redacting
-// with roles.SpecSecrets); without, it is built by resolveRole as today.
+// failingRole runs a role against stsURL and waits for its first fetch.
+// With wired, its fetcher is wrapped by hand (roles.Redacting with
+// roles.SpecSecrets) and retries are put off; without, it is built by
+// resolveRole, as the daemon builds it.
 func failingRole(t *testing.T, stsURL string, wired bool, logs io.Writer) *roleEntry {
 	t.Helper()
 	def := roles.Def{RoleARN: "arn:aws:iam::123456789012:role/demo", Region: "us-east-1", STSEndpoint: stsURL, ExternalID: errExternalID}
@@ -191,11 +192,9 @@ func TestRoleError_EchoedSecretsNeverShown(t *testing.T) {
 				// Half the token, in case a cut went through it.
 				"part of the session token": errSourceToken[60:100],
 			}
-			if wired {
-				// Only a wired role knows its external ID to redact it.
-				secrets["external ID"] = errExternalID
-				secrets["URL-encoded external ID"] = url.QueryEscape(errExternalID)
-			}
+			// Both ways wrap the fetcher with the role's secrets.
+			secrets["external ID"] = errExternalID
+			secrets["URL-encoded external ID"] = url.QueryEscape(errExternalID)
 			status := roleStatus(e)
 			docErr := fetchDocument(t, e)
 			shown := map[string]string{

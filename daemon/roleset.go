@@ -55,7 +55,9 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		}
 	}
 	e.role = r
-	inner := r.Fetcher
+	// Failures are stored, logged and shown with the role's own secrets
+	// (its external ID, the profile's) and key shapes redacted.
+	inner := roles.Redacting(r.Fetcher, roles.SpecSecrets(ctx, def.Spec())...)
 	label := def.Name // the role's name in the config, as status and use show it
 	if label == "" {
 		label = r.Name

@@ -40,7 +40,7 @@ func TestRefresher_NoSourceSaysWhatToDo(t *testing.T) {
 		http.Error(w, "no call expected", http.StatusInternalServerError)
 	}))
 	t.Cleanup(sts.Close)
-	res, err := Resolve(context.Background(), Spec{RoleARN: "arn:aws:iam::123456789012:role/demo", Region: "us-east-1", STSEndpoint: sts.URL})
+	res, err := Resolve(context.Background(), Spec{Def: Def{RoleARN: "arn:aws:iam::123456789012:role/demo", Region: "us-east-1", STSEndpoint: sts.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}

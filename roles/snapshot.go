@@ -31,7 +31,7 @@ type Snapshot struct {
 	// and after a success. It may be set while Credentials are still
 	// served from the last good set.
 	LastError error
-	// LastErrorKind is Classify(LastError): KindNone when LastError is nil.
+	// LastErrorKind is Classify of the failure as the Fetcher returned it (LastError is its sanitized form): KindNone when LastError is nil.
 	LastErrorKind ErrorKind
 	// LastErrorCode is ErrorCode(LastError): "" when LastError is nil.
 	LastErrorCode string
