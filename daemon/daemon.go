@@ -304,7 +304,9 @@ func (o *Daemon) startMFA(ctx context.Context, role, code string) (serial string
 		at, ok := started[e.mfa]
 		if !ok {
 			if at, err = e.mfa.Start(ctx, code); err != nil {
-				return "", nil, time.Time{}, err
+				// STS's answer goes back to the `imdsd mfa` client: bounded,
+				// with key shapes and the role's secrets redacted.
+				return "", nil, time.Time{}, roles.Sanitize(name, err, roles.SpecSecrets(ctx, e.def.Spec())...)
 			}
 			started[e.mfa] = at
 			o.log.Info("MFA session opened", "role", name, "mfa_serial", e.mfa.Serial(), "expires", at.UTC().Format(time.RFC3339))
