@@ -194,26 +194,34 @@ func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, err
 // request for status.
 func roleCredentials(e *roleEntry) imds.Role {
 	e.requests.Add(1)
-	out := imds.Role{Name: e.role.Name}
-	snap := e.refresher.Snapshot()
+	return Serve(e.role.Name, e.role.AccountID, e.refresher)
+}
+
+// Serve is what imds serves for a role now, from one Snapshot of its
+// refresher: the keys and their LastUpdated come from the same refresh.
+// account is the role's account, for credentials STS gave none. It is the
+// one Refresher→imds adapter (the daemon's, the benchmark's and the fault
+// tests' source).
+func Serve(name, account string, r *roles.Refresher) imds.Role {
+	out := imds.Role{Name: name}
+	snap := r.Snapshot()
 	if snap.Err != nil {
 		// Callers get a code and a fixed message per kind, never STS's
 		// text: it may name the source user or echo secrets, and it is
 		// unbounded (issue 15 item 9). The log and status have the rest.
-		out.Err = snap.PublicErr(e.role.Name)
+		out.Err = snap.PublicErr(name)
 		return out
 	}
-	creds, obtained := snap.Credentials, snap.Obtained
-	account := creds.AccountID
-	if account == "" {
-		account = e.role.AccountID
+	creds := snap.Credentials
+	if creds.AccountID != "" {
+		account = creds.AccountID
 	}
 	out.Credentials = imds.Credentials{
 		AccessKeyID:     creds.AccessKeyID,
 		SecretAccessKey: creds.SecretAccessKey,
 		SessionToken:    creds.SessionToken,
 		Expires:         creds.Expires,
-		LastUpdated:     obtained,
+		LastUpdated:     snap.Obtained,
 		AccountID:       account,
 	}
 	return out

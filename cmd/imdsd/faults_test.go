@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/daemon"
 	"io"
 	"net"
 	"net/http"
@@ -252,16 +253,7 @@ func startFaultDaemon(t *testing.T, clk roles.Clock, fetcher roles.Fetcher, edit
 		t.Fatal(err)
 	}
 	src := imds.SourceFunc(func(context.Context, imds.Caller) (imds.Role, error) {
-		out := imds.Role{Name: "demo"}
-		snap := r.Snapshot() // one read: the keys and their time from one refresh
-		if snap.Err != nil {
-			out.Err = snap.Err
-			return out, nil
-		}
-		c := snap.Credentials
-		out.Credentials = imds.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
-			SessionToken: c.SessionToken, Expires: c.Expires, LastUpdated: snap.Obtained}
-		return out, nil
+		return daemon.Serve("demo", "", r), nil
 	})
 	s, err := imds.New(imds.Options{Source: src, Region: "us-east-1", Logger: log, Now: clk.Now,
 		AllowedHosts: imds.DefaultAllowedHosts})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/daemon"
 	"io"
 	"log/slog"
 	"net"
@@ -145,22 +146,10 @@ func runSTS(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// sourceOf adapts a Refresher to imds.Source as cmd/imdsd's singleRole does.
+// sourceOf serves a Refresher as the daemon does (daemon.Serve).
 func sourceOf(name string, r *roles.Refresher) imds.Source {
 	return imds.SourceFunc(func(context.Context, imds.Caller) (imds.Role, error) {
-		out := imds.Role{Name: name}
-		// One Snapshot: the keys and their LastUpdated come from the same
-		// refresh, which two calls (Credentials, then Obtained) cannot
-		// promise while the clock runs through refreshes.
-		s := r.Snapshot()
-		if s.Err != nil {
-			out.Err = s.Err
-			return out, nil
-		}
-		c := s.Credentials
-		out.Credentials = imds.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
-			SessionToken: c.SessionToken, Expires: c.Expires, LastUpdated: s.Obtained}
-		return out, nil
+		return daemon.Serve(name, "", r), nil
 	})
 }
 
