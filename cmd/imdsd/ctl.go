@@ -60,8 +60,21 @@ func reportCtlErr(stderr io.Writer, name string, err error) {
 	case errors.Is(err, control.ErrNotRunning):
 		fmt.Fprintf(stderr, "imdsd %s: %v\n  start it with 'imdsd serve' or 'imdsd start', or give its socket with --socket\n", name, err)
 	default:
-		fmt.Fprintf(stderr, "imdsd %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "imdsd %s: %s\n", name, withoutPrefix(err, name))
 	}
+}
+
+// withoutPrefix is err's message without a leading "NAME: ": the daemon
+// wraps what it refuses with the command's name ("reload: config file
+// ..."), which "imdsd NAME: " already says (issue 16 item 10: "imdsd
+// reload: reload: config file ...").
+func withoutPrefix(err error, name string) string {
+	msg := err.Error()
+	var re *control.RemoteError
+	if errors.As(err, &re) {
+		msg = strings.TrimPrefix(msg, name+": ")
+	}
+	return msg
 }
 
 // parseCtlFlags parses a command's flags; it returns the exit code when the
