@@ -103,9 +103,15 @@ func hostIP(addr string) net.IP {
 // envLines are what the SDKs need: the endpoint, IMDS not disabled, and
 // no proxy between them and it.
 func envLines(endpoint string) (set [][2]string, unset []string) {
+	// The SDKs ignore the mode when the endpoint is set; it still says the
+	// same thing, for the tools that read only the mode.
+	mode := "IPv4"
+	if strings.HasPrefix(endpoint, "http://[") {
+		mode = "IPv6"
+	}
 	set = [][2]string{
 		{"AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint},
-		{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4"},
+		{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", mode},
 		// HTTP proxies must not get metadata requests: the SDKs honour
 		// NO_PROXY (lower case for curl and Python, upper case for Go).
 		{"NO_PROXY", "127.0.0.1,localhost,169.254.169.254,169.254.170.2"},
