@@ -16,6 +16,9 @@ lib_init
 
 readonly ROLE_ARN=arn:aws:iam::123456789012:role/demo-role
 readonly REGION=us-east-1
+# Dummy source credentials for moto (it accepts any); the line the demo
+# prints shows this same key, so what a reader sees is what ran.
+readonly SOURCE_KEY=AKIADEMOSOURCE000001
 
 if [[ -t 1 ]]; then
 	B=$'\e[1m' D=$'\e[2m' G=$'\e[32m' R=$'\e[0m'
@@ -66,11 +69,11 @@ if ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(s
 fi
 ENDPOINT=http://127.0.0.1:$PORT/
 note "imdsd's own environment holds the source credentials (here dummy ones for moto):"
-printf '%s$ AWS_ACCESS_KEY_ID=AKIADEMO AWS_SECRET_ACCESS_KEY=... imdsd serve --role-arn %s --sts-endpoint %s --region %s --listen 127.0.0.1:%s%s\n' \
-	"$G" "$ROLE_ARN" "$MOTO_URL" "$REGION" "$PORT" "$R"
+printf '%s$ AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=... imdsd serve --role-arn %s --sts-endpoint %s --region %s --listen 127.0.0.1:%s%s\n' \
+	"$G" "$SOURCE_KEY" "$ROLE_ARN" "$MOTO_URL" "$REGION" "$PORT" "$R"
 note "(plus a control socket and state file of its own, so it leaves an installed imdsd alone)"
 clean_env_cmd
-run_bg "$WORK/imdsd.log" "${CLEAN_ENV[@]}" AWS_ACCESS_KEY_ID=AKIADEMOSOURCE000001 AWS_SECRET_ACCESS_KEY=demo-source-secret \
+run_bg "$WORK/imdsd.log" "${CLEAN_ENV[@]}" AWS_ACCESS_KEY_ID=$SOURCE_KEY AWS_SECRET_ACCESS_KEY=demo-source-secret \
 	"$IMDSD" serve --role-arn "$ROLE_ARN" --sts-endpoint "$MOTO_URL" --region "$REGION" \
 	--listen "127.0.0.1:$PORT" --log-format text \
 	--control-socket "$WORK/control.sock" --state-file "$WORK/state.json"

@@ -12,8 +12,14 @@
 # getting the role's ARN through the service, restart, stop, uninstall,
 # and no leftovers (init script, rc links, pid and log files, process,
 # listener); and link_local run without CAP_NET_ADMIN (as
-# nobody) failing with an error that names it. Prints "N passed, M failed";
-# exits non-zero on a failure. Run as root. KEEP_WORK=1 keeps the logs.
+# nobody) failing with an error that names it.
+#
+# Every check runs on every machine: an /etc/imdsd that is already here is
+# moved aside for the run and put back by the exit trap (the script says
+# where it is), so the count never depends on the machine. The script
+# prints how many checks ran and fails when that is not EXPECTED_CHECKS.
+# Prints "N passed, M failed"; exits non-zero on a failure. Run as root.
+# KEEP_WORK=1 keeps the logs.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,6 +27,8 @@ lib_init
 
 readonly ROLE_ARN=arn:aws:iam::123456789012:role/e2e-role
 readonly WANT_ARN=arn:aws:sts::123456789012:assumed-role/e2e-role/
+# Every run makes exactly this many checks (before the count's own check).
+readonly EXPECTED_CHECKS=34
 START=$SECONDS
 # pass, fail, check and not are in lib.sh.
 # code CMD...: prints CMD's exit code (its output goes to the log).
@@ -64,8 +72,29 @@ SOURCE_SECRET=e2e-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 RUNDIR_BEFORE=no
 [[ -e /run/imdsd ]] && RUNDIR_BEFORE=yes
 INSTALLED=0
-# The exit trap uninstalls what this run installed, before lib.sh's cleanup.
-trap 'rc=$?; set +e; if ((INSTALLED)); then "$IMDSD" uninstall >/dev/null 2>&1 || true; fi; (exit $rc); lib_cleanup' EXIT
+# An /etc/imdsd already here (a config left by an uninstalled imdsd, a
+# package's) would stop the check of the default config that install
+# writes when there is none: it is moved aside for the run, and the exit
+# trap puts it back.
+ETC_SAVED=""
+restore_etc() {
+	[[ -n $ETC_SAVED ]] || return 0
+	rm -rf /etc/imdsd
+	mv "$ETC_SAVED" /etc/imdsd && say "put /etc/imdsd back" ||
+		printf 'error: could not put /etc/imdsd back: it is in %s\n' "$ETC_SAVED" >&2
+	ETC_SAVED=""
+}
+# The exit trap uninstalls what this run installed and puts /etc/imdsd
+# back, before lib.sh's cleanup.
+trap 'rc=$?; set +e; if ((INSTALLED)); then "$IMDSD" uninstall >/dev/null 2>&1 || true; fi; restore_etc; (exit $rc); lib_cleanup' EXIT
+if [[ -e /etc/imdsd ]]; then
+	# Beside it, not in $WORK: the same file system, and it survives the
+	# cleanup should the restore fail.
+	ETC_SAVED=$(mktemp -d /etc/imdsd.e2e-saved.XXXXXX)
+	rmdir "$ETC_SAVED"
+	mv /etc/imdsd "$ETC_SAVED"
+	say "moved the existing /etc/imdsd to $ETC_SAVED for this run; the exit trap puts it back"
+fi
 
 imdsd() { "$IMDSD" "$@"; }
 served() { wait_imdsd "http://127.0.0.1:$PORT" 15; }
@@ -87,14 +116,13 @@ check_code 2 "install refuses a config without a role" imdsd install --config "$
 check "nothing installed by the refused install" not leftovers
 
 # Without --config, install writes the commented default to /etc/imdsd and
-# refuses it (no role yet). Only when this machine has no /etc/imdsd: the
+# refuses it (no role yet). /etc/imdsd is not here (moved aside above); the
 # folder is removed again right after.
-if [[ ! -e /etc/imdsd ]]; then
-	check_code 2 "install without a config: writes the default, refuses it" imdsd install
-	check "the default config written is packaging/imdsd.yaml" cmp -s /etc/imdsd/imdsd.yaml "$ROOT/packaging/imdsd.yaml"
-	check "nothing installed by the refused install" not leftovers
-	rm -rf /etc/imdsd
-fi
+check "no /etc/imdsd before the install without a config" not test -e /etc/imdsd
+check_code 2 "install without a config: writes the default, refuses it" imdsd install
+check "the default config written is packaging/imdsd.yaml" cmp -s /etc/imdsd/imdsd.yaml "$ROOT/packaging/imdsd.yaml"
+check "nothing installed by the refused install" not leftovers
+rm -rf /etc/imdsd
 
 check_code 0 "install --config (temp config)" imdsd install --config "$CONF/imdsd.yaml"
 INSTALLED=1
@@ -128,8 +156,12 @@ check_code 4 "status after uninstall: not installed" imdsd status
 check_code 4 "second uninstall: not installed" imdsd uninstall
 check "no init script, rc link, pid or log file left" not leftovers
 check "no listener left" not listening
+# The daemon's control socket folder: gone, unless it was here before the
+# run (then only this run's socket must be gone).
 if [[ $RUNDIR_BEFORE == no ]]; then
 	check "no /run/imdsd left (the daemon's control socket folder)" not test -e /run/imdsd
+else
+	check "no control socket left in /run/imdsd (the folder was here before the run)" not test -e /run/imdsd/control.sock
 fi
 check "no imdsd process of this run left" not pgrep -f "^$IMDSD serve"
 check "the source secret is in no log or output" not grep -rqF -- "$SOURCE_SECRET" "$WORK/checks.log" "$WORK/clients.log" "$WORK/moto.log"
@@ -147,4 +179,12 @@ else
 	fail "link_local without privilege: exit $rc, output: $out"
 fi
 
+# The count of checks is the same on every machine: a check that could not
+# run would show here.
+ran=$((PASSED + FAILED))
+if ((ran == EXPECTED_CHECKS)); then
+	pass "$ran checks ran, as every run must"
+else
+	fail "$ran checks ran, want $EXPECTED_CHECKS: a check was skipped or added (update EXPECTED_CHECKS)"
+fi
 checks_done

@@ -13,7 +13,17 @@
 #   cli-v2  Debian's awscli package (v2, /usr/bin/aws)
 #   boto3   boto3 in python3
 #   js-v3   the AWS SDK for JavaScript v3 (scripts/js, pinned versions)
+#   js-v2   the AWS SDK for JavaScript v2, aws-sdk (scripts/js/whoami-v2.cjs)
 #   go-v2   aws-sdk-go-v2's default config chain (scripts/gosdk)
+#   go-v1   the AWS SDK for Go v1's default session (scripts/gosdk/v1)
+#
+# Each client first uses the endpoint `imdsd env` prints, against both
+# daemons. Then the endpoint matrix: every client with every form users
+# write for AWS_EC2_METADATA_SERVICE_ENDPOINT (127.0.0.1, localhost and
+# [::1], each with and without the trailing slash). A combination that no
+# server can make work (CANNOT below, with the SDK source that says why)
+# must fail, so the docs are corrected the day it works; every other one
+# must work. The matrix is printed with its counts.
 #
 # At the end it stops the daemons (each must exit 0) and scans every log
 # and output of the run for the secret keys and session tokens imdsd served:
@@ -75,12 +85,18 @@ AWS1=$(aws_v1)
 AWS2=/usr/bin/aws
 say "clients: $("$AWS1" --version 2>&1 | cut -d' ' -f1) ($AWS1), $("$AWS2" --version 2>&1 | cut -d' ' -f1) ($AWS2)," \
 	"boto3 $(python3 -c 'import boto3; print(boto3.__version__)'), node $(node --version)," \
-	"@aws-sdk/client-sts $(node -p "require('$ROOT/scripts/js/node_modules/@aws-sdk/client-sts/package.json').version")"
+	"@aws-sdk/client-sts $(node -p "require('$ROOT/scripts/js/node_modules/@aws-sdk/client-sts/package.json').version")," \
+	"aws-sdk (JS v2) $(node -p "require('$ROOT/scripts/js/node_modules/aws-sdk/package.json').version")"
 
 say "building imdsd and the Go SDK client"
 build_imdsd
 GOSDK=$WORK/bin/gosdk
 (cd "$ROOT" && go build -o "$GOSDK" ./scripts/gosdk) || die "go build ./scripts/gosdk failed"
+# The SDK v1 client is a module of its own (scripts/gosdk/v1/go.mod): go
+# fetches its SDK through the Go module proxy on the first build.
+GOSDK1=$WORK/bin/gosdk-v1
+(cd "$ROOT/scripts/gosdk/v1" && go build -o "$GOSDK1" .) ||
+	die "go build in scripts/gosdk/v1 failed: it needs the Go module proxy for github.com/aws/aws-sdk-go (or a module cache holding it)"
 
 say "starting moto (local STS)"
 start_moto
@@ -140,28 +156,43 @@ import os, boto3
 sts = boto3.session.Session().client("sts", endpoint_url=os.environ["E2E_STS_ENDPOINT"])
 print(sts.get_caller_identity()["Arn"])') ;;
 	js-v3) cmd=(node "$ROOT/scripts/js/whoami.mjs") ;;
+	js-v2) cmd=(node "$ROOT/scripts/js/whoami-v2.cjs") ;;
 	go-v2) cmd=("$GOSDK") ;;
+	go-v1) cmd=("$GOSDK1") ;;
 	*) die "unknown client $name" ;;
 	esac
 	clean_env AWS_EC2_METADATA_SERVICE_ENDPOINT="$ep" AWS_DEFAULT_REGION=$REGION AWS_REGION=$REGION \
 		E2E_STS_ENDPOINT="$MOTO_URL" NODE_NO_WARNINGS=1 timeout 60 "${cmd[@]}"
 }
 
+# try NAME LABEL ENDPOINT: runs a client; succeeds when it got the
+# assumed-role ARN. Its output is in $WORK/out/NAME-LABEL.*, and WHY says
+# what went wrong.
+try() {
+	local name=$1 label=$2 ep=$3 out arn rc=0
+	out=$WORK/out/$name-$label
+	client "$name" "$ep" >"$out.stdout" 2>"$out.stderr" || rc=$?
+	arn=$(tail -n1 "$out.stdout")
+	if ((rc == 0)) && [[ $arn == "$WANT_ARN"* ]]; then
+		WHY=$arn
+		return 0
+	fi
+	if ((rc == 0)); then
+		WHY="got ARN \"$arn\", want $WANT_ARN..."
+	else
+		WHY="exit $rc ($(grep -v '^\s*$' "$out.stderr" | tail -n1))"
+	fi
+	return 1
+}
+
 # check NAME LABEL ENDPOINT: runs a client and asserts the assumed-role ARN.
 check() {
-	local name=$1 label=$2 ep=$3 out arn
-	out=$WORK/out/$name-$label
-	if client "$name" "$ep" >"$out.stdout" 2>"$out.stderr"; then
-		arn=$(tail -n1 "$out.stdout")
-		if [[ $arn == "$WANT_ARN"* ]]; then
-			pass "$name" "$label: $arn"
-			return
-		fi
-		fail "$name" "$label: got ARN \"$arn\", want $WANT_ARN..."
+	if try "$@"; then
+		pass "$1" "$2: $WHY"
 	else
-		fail "$name" "$label: exit $? ($(tail -n1 "$out.stderr"))"
+		fail "$1" "$2: $WHY"
+		sed 's/^/    /' "$WORK/out/$1-$2.stderr" | tail -n 5
 	fi
-	sed 's/^/    /' "$out.stderr" | tail -n 5
 }
 
 start_imdsd opt optional
@@ -181,19 +212,72 @@ else
 	fail imdsv2 "--imdsv2 required answered a GET without a token with $code, want 401"
 fi
 
-CLIENTS=(cli-v1 cli-v2 boto3 js-v3 go-v2)
-say "each client, with no credentials of its own, asks STS who it is"
-# The endpoint ends in a slash, as the README tells users to set it: the AWS
-# CLI v2 joins it to "latest/..." without adding one.
+CLIENTS=(cli-v1 cli-v2 boto3 js-v3 js-v2 go-v2 go-v1)
+
+# What `imdsd env` prints is the one value users put in /etc/environment
+# for every SDK and CLI of the machine, so every client must work with it,
+# against both daemons.
+ENV_EP=$("$IMDSD" env --socket "$WORK/control-req.sock" | sed -n "s/^export AWS_EC2_METADATA_SERVICE_ENDPOINT='\(.*\)'$/\1/p")
+case $ENV_EP in
+"http://127.0.0.1:$PORT_req/") pass env "imdsd env prints AWS_EC2_METADATA_SERVICE_ENDPOINT=$ENV_EP" ;;
+*) fail env "imdsd env printed AWS_EC2_METADATA_SERVICE_ENDPOINT=\"$ENV_EP\", want http://127.0.0.1:$PORT_req/" ;;
+esac
+say "each client, with no credentials of its own, asks STS who it is through the value 'imdsd env' prints"
 for c in "${CLIENTS[@]}"; do
-	check "$c" "ipv4 imdsv2=optional" "http://127.0.0.1:$PORT_opt/"
-	check "$c" "ipv6 imdsv2=optional" "http://[::1]:$PORT_opt/"
-	check "$c" "ipv4 imdsv2=required" "http://127.0.0.1:$PORT_req/"
-	check "$c" "ipv6 imdsv2=required" "http://[::1]:$PORT_req/"
+	check "$c" "imdsd-env imdsv2=optional" "${ENV_EP/$PORT_req/$PORT_opt}"
+	check "$c" "imdsd-env imdsv2=required" "$ENV_EP"
 done
-# Every SDK but the AWS CLI v2 also takes the endpoint without the slash.
-for c in cli-v1 boto3 js-v3 go-v2; do
-	check "$c" "ipv4 no-trailing-slash" "http://127.0.0.1:$PORT_opt"
+
+# The endpoint matrix: every form users write for the endpoint (the three
+# loopback spellings, with and without the trailing slash), against the
+# daemon that requires IMDSv2, for every client.
+FORMS=(127.0.0.1/ 127.0.0.1 localhost/ localhost '[::1]/' '[::1]')
+# CANNOT[client form]: the combinations no server can make work, and why.
+# The test asserts that they fail, so that the docs (docs/endpoint.md) are
+# corrected the day they start working.
+declare -A CANNOT=()
+# Debian's AWS CLI v2 (2.9.19) vendors a botocore whose IMDSFetcher joins
+# base URL and path with no separator: url = self._base_url +
+# self._TOKEN_PATH, _TOKEN_PATH = 'latest/api/token'
+# (/usr/lib/python3/dist-packages/awscli/botocore/utils.py). Without the
+# slash it asks for http://HOST:PORTlatest/api/token: the port is not a
+# number, so no request is ever sent. Newer botocore adds the separator
+# (_construct_url; pip's botocore, which cli-v1 and boto3 use).
+for f in 127.0.0.1 localhost '[::1]'; do
+	key="cli-v2 $f"
+	CANNOT[$key]="the AWS CLI v2 (awscli/botocore/utils.py) appends latest/api/token to the endpoint with no slash"
+done
+declare -A CELL=()
+M_OK=0 M_CANNOT=0 M_BROKEN=0
+say "the endpoint matrix: ${#CLIENTS[@]} clients x ${#FORMS[@]} endpoint forms, against --imdsv2 required"
+for c in "${CLIENTS[@]}"; do
+	for f in "${FORMS[@]}"; do
+		host=${f%/}
+		ep="http://$host:$PORT_req${f#"$host"}"
+		label="matrix-$host${f#"$host"}"
+		label=${label//\//-slash}
+		key="$c $f"
+		if [[ -n ${CANNOT[$key]+set} ]]; then
+			if try "$c" "$label" "$ep"; then
+				fail "$c" "$ep: works, but the test says it cannot (${CANNOT[$key]}): correct CANNOT and docs/endpoint.md"
+				CELL[$key]=WORKS?
+				M_BROKEN=$((M_BROKEN + 1))
+			else
+				pass "$c" "$ep: fails as expected: ${CANNOT[$key]}: $WHY"
+				CELL[$key]=cannot
+				M_CANNOT=$((M_CANNOT + 1))
+			fi
+		elif try "$c" "$label" "$ep"; then
+			pass "$c" "$ep: $WHY"
+			CELL[$key]=ok
+			M_OK=$((M_OK + 1))
+		else
+			fail "$c" "$ep: $WHY"
+			sed 's/^/    /' "$WORK/out/$c-$label.stderr" | tail -n 5
+			CELL[$key]=FAIL
+			M_BROKEN=$((M_BROKEN + 1))
+		fi
+	done
 done
 
 # Control: the same client with no imdsd to ask must find no credentials,
@@ -243,6 +327,20 @@ else
 	fail secrets "$leaks of $n_secrets secrets found"
 fi
 
+echo
+echo "endpoint matrix (AWS_EC2_METADATA_SERVICE_ENDPOINT=http://FORM:PORT, --imdsv2 required):"
+printf '  %-7s' client
+for f in "${FORMS[@]}"; do printf ' %-10s' "$f"; done
+echo
+for c in "${CLIENTS[@]}"; do
+	printf '  %-7s' "$c"
+	for f in "${FORMS[@]}"; do
+		key="$c $f"
+		printf ' %-10s' "${CELL[$key]:-?}"
+	done
+	echo
+done
+echo "  $((M_OK + M_CANNOT + M_BROKEN)) combinations: $M_OK work, $M_CANNOT cannot work whatever the server does (asserted), $M_BROKEN broken"
 echo
 echo "summary ($((SECONDS - START)) s):"
 for s in "${SUBJECTS[@]}"; do

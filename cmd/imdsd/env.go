@@ -4,11 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/imdsd/imdsd/config"
 	"io"
 	"net"
 	"strings"
 
+	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/control"
 )
 
@@ -55,17 +55,41 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // daemonEndpoint returns the IMDS URL of the running daemon's first
-// loopback listener, or the default one.
+// loopback listener (IPv4 first, then IPv6), or the default one.
+//
+// The URL ends in "/": it is the one value every SDK and CLI takes, to be
+// set once machine-wide (/etc/environment). The AWS CLI v2 appends
+// "latest/api/token" to it with no separator, so without the slash it
+// cannot work at all; the AWS SDK for JavaScript v2 then asks for
+// "//latest/...", which imdsd serves as "/latest/..." (docs/endpoint.md,
+// scripts/e2e.sh's endpoint matrix). The IPv4 literal needs no name
+// lookup, so no resolver can send "localhost" to an address the daemon
+// does not listen on.
 func daemonEndpoint(ctx context.Context, f ctlFlags) string {
 	var st control.Status
 	if c, err := f.client(ctx); err == nil && c.Call(ctx, control.CmdStatus, nil, &st) == nil {
-		for _, a := range st.Listen {
-			if ip := hostIP(a); ip != nil && ip.IsLoopback() && ip.To4() != nil {
-				return "http://" + a + "/"
-			}
+		if u := loopbackEndpoint(st.Listen); u != "" {
+			return u
 		}
 	}
 	return "http://" + config.DefaultListen()[0] + "/"
+}
+
+// loopbackEndpoint is the endpoint URL of the first IPv4 loopback address
+// in addrs, else of the first IPv6 one, else "".
+func loopbackEndpoint(addrs []string) string {
+	var v6 string
+	for _, a := range addrs {
+		ip := hostIP(a)
+		switch {
+		case ip == nil || !ip.IsLoopback():
+		case ip.To4() != nil:
+			return "http://" + a + "/"
+		case v6 == "":
+			v6 = "http://" + a + "/"
+		}
+	}
+	return v6
 }
 
 func hostIP(addr string) net.IP {
@@ -79,9 +103,15 @@ func hostIP(addr string) net.IP {
 // envLines are what the SDKs need: the endpoint, IMDS not disabled, and
 // no proxy between them and it.
 func envLines(endpoint string) (set [][2]string, unset []string) {
+	// The SDKs ignore the mode when the endpoint is set; it still says the
+	// same thing, for the tools that read only the mode.
+	mode := "IPv4"
+	if strings.HasPrefix(endpoint, "http://[") {
+		mode = "IPv6"
+	}
 	set = [][2]string{
 		{"AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint},
-		{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4"},
+		{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", mode},
 		// HTTP proxies must not get metadata requests: the SDKs honour
 		// NO_PROXY (lower case for curl and Python, upper case for Go).
 		{"NO_PROXY", "127.0.0.1,localhost,169.254.169.254,169.254.170.2"},

@@ -5,29 +5,36 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/imdsd/imdsd/internal/logging"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/imdsd/imdsd/control"
+	"github.com/imdsd/imdsd/internal/logging"
 	"github.com/imdsd/imdsd/linklocal"
 	"github.com/imdsd/imdsd/packaging"
 	"github.com/imdsd/imdsd/service"
 )
 
-// runInstall implements "imdsd install [--config FILE]": it checks the
-// config (writing the commented default to the system path when there is
-// none), creates the service account where the unit needs one, and
-// registers the service running `imdsd serve --config FILE`. It does not
-// start it.
+// runInstall implements "imdsd install [--config FILE] [--role-arn ARN
+// [--profile P] [--region R]]": it checks the config (writing the
+// commented default to the system path when there is none, with the role,
+// profile and region given filled in), creates the service account where
+// the unit needs one, and registers the service running `imdsd serve
+// --config FILE`. It does not start it.
 func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("imdsd install", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", systemConfigPath(), "config `file` the service reads")
+	var set configSettings
+	fs.StringVar(&set.roleARN, "role-arn", "", "write a new config for this role `ARN` (with --profile, --region), then install: one step")
+	fs.StringVar(&set.profile, "profile", "", "with --role-arn: the source credentials' `profile`")
+	fs.StringVar(&set.region, "region", "", "with --role-arn: the AWS `region`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: imdsd install [--config FILE]")
+		fmt.Fprintln(stderr, "usage: imdsd install [--config FILE] [--role-arn ARN [--profile P] [--region R]]")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\n%s\n", controlHelp)
 	}
@@ -39,12 +46,24 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 		return exitUsage
 	}
-	wrote, err := ensureConfig(path)
+	if set.roleARN == "" && (set.profile != "" || set.region != "") {
+		fmt.Fprintln(stderr, "imdsd install: --profile and --region go with --role-arn (or set them in the config)")
+		return exitUsage
+	}
+	var wrote bool
+	if set.roleARN != "" {
+		err = writeNewConfig(path, set)
+	} else {
+		wrote, err = ensureConfig(path)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 		return exitUsage
 	}
-	if wrote {
+	switch {
+	case set.roleARN != "":
+		fmt.Fprintf(stdout, "imdsd: wrote %s for role %s (the comments say what else it can hold)\n", path, set.roleARN)
+	case wrote:
 		fmt.Fprintf(stdout, "imdsd: wrote the default config to %s\n", path)
 	}
 	cfg, msg := checkConfig(path)
@@ -76,7 +95,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "imdsd: installed (%s), running 'imdsd serve --config %s'; start it with 'imdsd start'\n", svc.Platform(), path)
+	fmt.Fprintf(stdout, "imdsd: installed as a system service (%s), running 'imdsd serve --config %s'; start it with 'imdsd start'\n", platformName(svc.Platform()), path)
 	if !cfg.LinkLocal {
 		a := cfg.ListenAddrs()[0]
 		fmt.Fprintf(stdout, "imdsd: link_local is off, so SDKs need the endpoint; for every user:\n"+
@@ -166,6 +185,127 @@ func ensureConfig(path string) (wrote bool, err error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// configSettings are the keys `imdsd install --role-arn` fills in.
+type configSettings struct {
+	roleARN, profile, region string
+}
+
+// writeNewConfig writes the commented default config with set filled in
+// to path, which must not exist: install never overwrites a config.
+func writeNewConfig(path string, set configSettings) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("config %s exists: edit it (or remove it) rather than give --role-arn, which writes a new one", path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b := fillConfig(packaging.DefaultConfig(), [][2]string{
+		{"role_arn", set.roleARN}, {"profile", set.profile}, {"region", set.region},
+	})
+	// O_EXCL: a config that appeared since the check is not overwritten.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// fillConfig sets keys in the config template tmpl: each key's commented
+// example line ("#role_arn: ...") becomes "role_arn: VALUE", so the
+// comments around it stay; a key without one is added at the end. Empty
+// values are left out.
+func fillConfig(tmpl []byte, keys [][2]string) []byte {
+	lines := strings.SplitAfter(string(tmpl), "\n")
+	var extra []string
+	for _, kv := range keys {
+		if kv[1] == "" {
+			continue
+		}
+		line := kv[0] + ": " + yamlScalar(kv[1]) + "\n"
+		found := false
+		for i, l := range lines {
+			if strings.HasPrefix(l, "#"+kv[0]+":") {
+				lines[i], found = line, true
+				break
+			}
+		}
+		if !found {
+			extra = append(extra, line)
+		}
+	}
+	out := strings.Join(lines, "")
+	if len(extra) > 0 {
+		if !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		out += "\n" + strings.Join(extra, "")
+	}
+	return []byte(out)
+}
+
+// yamlScalar writes v as a YAML string: plain when it starts with a letter,
+// is made of the characters of ARNs, profile and region names and is no
+// YAML 1.1 boolean or null; else double-quoted (Go's escapes are YAML's).
+func yamlScalar(v string) string {
+	plain := v != "" && isLetter(rune(v[0]))
+	for _, r := range v {
+		if !isLetter(r) && !(r >= '0' && r <= '9') && !strings.ContainsRune(":/_.@+=,-", r) {
+			plain = false
+		}
+	}
+	switch strings.ToLower(v) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
+		plain = false
+	}
+	if plain {
+		return v
+	}
+	return strconv.Quote(v)
+}
+
+func isLetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
+
+// platformName names a service platform (service.Service.Platform, the
+// kardianos/service names such as "unix-systemv") as users know it
+// (issue 16 item 10: "not installed (unix-systemv)" is jargon).
+func platformName(p string) string {
+	switch p {
+	case "linux-systemd":
+		return "systemd"
+	case "unix-systemv":
+		return "SysV init"
+	case "linux-upstart":
+		return "Upstart"
+	case "linux-openrc":
+		return "OpenRC"
+	case "linux-rcs":
+		return "rc.d"
+	case "linux-procd":
+		return "procd"
+	case "darwin-launchd":
+		return "launchd"
+	case "windows-service":
+		return "Windows service manager"
+	}
+	return p
+}
+
+// serviceState is what `imdsd status` says of the system service without a
+// daemon to ask: "not installed as a system service (SysV init)", "stopped
+// (system service, systemd)".
+func serviceState(st service.Status, platform string) string {
+	if st == service.StatusNotInstalled {
+		return fmt.Sprintf("%s as a system service (%s)", st, platformName(platform))
+	}
+	return fmt.Sprintf("%s (system service, %s)", st, platformName(platform))
 }
 
 // packageOwned reports whether the systemd unit came from the .deb or .rpm.

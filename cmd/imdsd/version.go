@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -23,10 +24,17 @@ func Version() string {
 	return "devel"
 }
 
+// runVersion implements "imdsd version": the version, OS/architecture and
+// Go release of this binary. -h prints the usage and exits 0, as every
+// other command does.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "imdsd version: unexpected argument %q\n", args[0])
-		return exitUsage
+	fs := flag.NewFlagSet("imdsd version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: imdsd version\n\nprints the version, OS/architecture and Go release of this binary")
+	}
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	fmt.Fprintf(stdout, "imdsd %s %s/%s %s\n", Version(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return exitOK
