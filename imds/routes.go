@@ -143,11 +143,25 @@ func init() {
 //     and a category without one (the Rust SDK asks for
 //     "security-credentials", hologram #114) both resolve.
 //   - A credential route's role is one non-empty segment.
+//   - Leading slashes count as one: "//latest/api/token" is the token API.
+//     The AWS CLI v2 needs AWS_EC2_METADATA_SERVICE_ENDPOINT to end in "/"
+//     (its botocore appends "latest/api/token" with no separator), and the
+//     AWS SDK for JavaScript v2 joins that same value to "/latest/..."
+//     without dropping a slash (aws-sdk lib/metadata_service.js,
+//     this.endpoint + path); one machine-wide value serves both only so
+//     (issue 16, docs/endpoint.md). Nothing else about the path changes,
+//     so no route becomes reachable that was not.
 //
 // Everything else is routeUnknown. classify allocates nothing.
 func classify(path string) route {
+	// "//api/token" is the token API under the empty version as sent, so
+	// it is tested before the leading slashes collapse.
+	elsewhere := isTokenAPI(strings.TrimRight(path, "/"))
+	for len(path) > 1 && path[0] == '/' && path[1] == '/' {
+		path = path[1:]
+	}
 	p := strings.TrimRight(path, "/")
-	if strings.HasSuffix(p, "/api/token") && strings.Count(p, "/") == 3 {
+	if elsewhere || isTokenAPI(p) {
 		if path == PathToken {
 			return route{kind: routeToken}
 		}
@@ -175,6 +189,12 @@ func classify(path string) route {
 		return route{kind: k}
 	}
 	return route{}
+}
+
+// isTokenAPI reports whether p, with its trailing slashes trimmed, is
+// "/VERSION/api/token".
+func isTokenAPI(p string) bool {
+	return strings.HasSuffix(p, "/api/token") && strings.Count(p, "/") == 3
 }
 
 // label is rt's Observe label.
