@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -13,8 +13,10 @@ import (
 // MaxFileSize bounds what is read from a config file.
 const MaxFileSize = 1 << 20
 
-// LoadFile decodes the YAML config file at path over c. The file must not
-// be writable by others (checkConfigMode).
+// LoadFile decodes the YAML config file at path over c. On Unix the file
+// must be a regular file that only root or the daemon's user can have
+// written: owned by one of them, not writable by group or others, and so
+// is every directory above it (openConfig, trust_unix.go).
 func LoadFile(path string, c *Config) error {
 	data, err := readFile(path)
 	if err != nil {
@@ -26,16 +28,19 @@ func LoadFile(path string, c *Config) error {
 	return nil
 }
 
-// readFile reads a config file, checking its mode and bounding its size.
+// readFile reads a config file, checking who can have written it and that
+// it is a regular file (a FIFO would block the read), and bounding its
+// size.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
-	}
-	defer f.Close()
-	if err := checkConfigMode(f); err != nil {
+	f, err := openConfig(path)
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
+		return nil, fmt.Errorf("config file: %w", err) // it names the path
+	case err != nil:
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
+	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
@@ -77,14 +82,12 @@ func keyLine(path, key string) int {
 }
 
 // FileNodes returns the top-level keys of the config file with their YAML
-// values, for printing nested keys as the file gives them.
+// values, for printing nested keys as the file gives them. It reads the
+// file as LoadFile does: the same checks, the same bound.
 func FileNodes(path string) (map[string]*yaml.Node, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxFileSize)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {

@@ -55,6 +55,10 @@ type Status struct {
 	Reloads     int64          `json:"reloads"`
 	LastReload  time.Time      `json:"last_reload,omitzero"`
 	ReloadError string         `json:"reload_error,omitempty"`
+	// PendingRestart are the keys changed in the config file that only a
+	// restart applies: the last reload was refused for them and changed
+	// nothing. Empty after a reload that succeeded.
+	PendingRestart []string `json:"pending_restart,omitempty"`
 }
 
 // RoleStatus is one role in [Status].

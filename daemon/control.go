@@ -103,6 +103,7 @@ func (o *Daemon) status() control.Status {
 	st := control.Status{
 		Version: o.opts.Version, PID: os.Getpid(), Started: o.started.UTC(),
 		Listen: o.listen, Reloads: o.reloads, LastReload: o.lastReload.UTC(), ReloadError: o.reloadErr,
+		PendingRestart: slices.Clone(o.pendingRestart),
 	}
 	if o.lastReload.IsZero() {
 		st.LastReload = time.Time{}

@@ -66,6 +66,13 @@ type Daemon struct {
 	reloadErr  string
 	listen     []string
 
+	// pendingRestart are the keys the last refused reload found changed
+	// that only a restart applies (mu); nil after a reload that succeeded.
+	pendingRestart []string
+	// reloadMu serialises reloads from their read of the file to their
+	// swap; the read happens without mu (applyReload).
+	reloadMu sync.Mutex
+
 	clientsMu sync.Mutex
 	clients   map[netip.Addr]*clientSeen
 

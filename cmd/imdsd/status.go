@@ -84,6 +84,9 @@ func printStatus(w io.Writer, st control.Status, now time.Time, colour bool) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(st.PendingRestart) > 0 {
+		fmt.Fprintf(w, "restart pending: %s changed in the config; run 'imdsd restart' to apply them\n", strings.Join(st.PendingRestart, ", "))
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ROLE\tSTATE\tEXPIRES IN\tLAST REFRESH\tNEXT REFRESH\tSTS CALLS\tFAILURES\tREQUESTS\t")
