@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -104,7 +105,7 @@ func stickyTmp(tb testing.TB) string {
 	if err := os.Mkdir(d, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.Chmod(d, 0o1777); err != nil {
+	if err := os.Chmod(d, fs.ModeSticky|0o777); err != nil {
 		tb.Fatal(err)
 	}
 	return d
