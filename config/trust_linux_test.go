@@ -31,7 +31,7 @@ func newTrustDirs(t *testing.T, u testUser) trustDirs {
 	mustDo(t, os.Chmod(base, 0o755))
 	mustDo(t, os.Mkdir(d.root, 0o755))
 	mustDo(t, os.Mkdir(d.theirs, 0o755))
-	mustDo(t, os.Chown(d.theirs, u.uid, u.gid))
+	mustDo(t, os.Chown(d.theirs, u.UID, u.GID))
 	mustDo(t, os.Mkdir(d.sticky, 0o755))
 	mustDo(t, os.Chmod(d.sticky, fs.ModeSticky|0o777)) // os.Chmod ignores 0o1000
 	return d
@@ -54,7 +54,7 @@ func rootFile(t *testing.T, path, body string) string {
 // what it writes, it writes as itself.
 func TestLoadFile_RefusesWhatAnotherUserControls(t *testing.T) {
 	u := addUser(t)
-	owner := "uid " + strconv.Itoa(u.uid) + " (" + u.name + ")"
+	owner := "uid " + strconv.Itoa(u.UID) + " (" + u.Name + ")"
 	for _, tc := range []struct {
 		name string
 		// setup returns the path to load.
@@ -68,8 +68,8 @@ func TestLoadFile_RefusesWhatAnotherUserControls(t *testing.T) {
 			name: "file owned by another user, 0600, with their role",
 			setup: func(t *testing.T, d trustDirs) string {
 				p := rootFile(t, filepath.Join(d.root, "imdsd.yaml"), goodConfig)
-				mustDo(t, os.Chown(p, u.uid, u.gid))
-				u.as(t, "printf '"+evilConfig+"' > "+p+" && chmod 600 "+p)
+				mustDo(t, os.Chown(p, u.UID, u.GID))
+				runAs(t, u, "printf '"+evilConfig+"' > "+p+" && chmod 600 "+p)
 				return p
 			},
 			want: errConfigOwner,
@@ -93,11 +93,11 @@ func TestLoadFile_RefusesWhatAnotherUserControls(t *testing.T) {
 			setup: func(t *testing.T, d trustDirs) string {
 				dir := filepath.Join(d.base, "shared")
 				mustDo(t, os.Mkdir(dir, 0o770))
-				mustDo(t, os.Chown(dir, 0, u.gid))
+				mustDo(t, os.Chown(dir, 0, u.GID))
 				mustDo(t, os.Chmod(dir, 0o770))
 				p := rootFile(t, filepath.Join(dir, "imdsd.yaml"), goodConfig)
 				// They can rename a file of theirs over root's...
-				u.as(t, "printf '"+evilConfig+"' > "+dir+"/x && mv -f "+dir+"/x "+p)
+				runAs(t, u, "printf '"+evilConfig+"' > "+dir+"/x && mv -f "+dir+"/x "+p)
 				// ... but here root's is back: the directory alone is at fault.
 				mustDo(t, os.Remove(p))
 				return rootFile(t, p, goodConfig)
@@ -138,7 +138,7 @@ func TestLoadFile_RefusesWhatAnotherUserControls(t *testing.T) {
 			setup: func(t *testing.T, d trustDirs) string {
 				target := rootFile(t, filepath.Join(d.root, "other.yaml"), goodConfig)
 				p := filepath.Join(d.sticky, "imdsd.yaml")
-				u.as(t, "ln -s "+target+" "+p)
+				runAs(t, u, "ln -s "+target+" "+p)
 				return p
 			},
 			want: errConfigOwner,
@@ -242,23 +242,23 @@ func TestTrustPath_DaemonsOwnUser(t *testing.T) {
 	daemonUser, other := addUser(t), addUser(t)
 	d := newTrustDirs(t, daemonUser) // d.theirs is the daemon user's here
 	own := rootFile(t, filepath.Join(d.theirs, "imdsd.yaml"), goodConfig)
-	mustDo(t, os.Chown(own, daemonUser.uid, daemonUser.gid))
-	if _, _, err := trustPath(own, daemonUser.uid); err != nil {
+	mustDo(t, os.Chown(own, daemonUser.UID, daemonUser.GID))
+	if _, _, err := trustPath(own, daemonUser.UID); err != nil {
 		t.Errorf("its own file in its own directory: %v, want accepted", err)
 	}
-	if _, _, err := trustPath(rootFile(t, filepath.Join(d.root, "imdsd.yaml"), goodConfig), daemonUser.uid); err != nil {
+	if _, _, err := trustPath(rootFile(t, filepath.Join(d.root, "imdsd.yaml"), goodConfig), daemonUser.UID); err != nil {
 		t.Errorf("root's file: %v, want accepted", err)
 	}
 	third := rootFile(t, filepath.Join(d.theirs, "third.yaml"), goodConfig)
-	mustDo(t, os.Chown(third, other.uid, other.gid))
-	_, _, err := trustPath(third, daemonUser.uid)
+	mustDo(t, os.Chown(third, other.UID, other.GID))
+	_, _, err := trustPath(third, daemonUser.UID)
 	if !errors.Is(err, errConfigOwner) {
 		t.Fatalf("a third user's file: %v, want errConfigOwner", err)
 	}
-	if want := "only root or uid " + strconv.Itoa(daemonUser.uid) + " (" + daemonUser.name + ") (the daemon's user) may own it"; !strings.Contains(err.Error(), want) {
+	if want := "only root or uid " + strconv.Itoa(daemonUser.UID) + " (" + daemonUser.Name + ") (the daemon's user) may own it"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
-	if want := "chown " + daemonUser.name + " " + third; !strings.Contains(err.Error(), want) {
+	if want := "chown " + daemonUser.Name + " " + third; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
 }

@@ -38,18 +38,18 @@ func TestControlSocket_Squatted(t *testing.T) {
 			victim, squatter := addUser(t), addUser(t)
 			bin := testBinary(t)
 			tmp := stickyTmp(t)
-			victimDir := filepath.Join(tmp, "imdsd-"+strconv.Itoa(victim.uid))
+			victimDir := filepath.Join(tmp, "imdsd-"+strconv.Itoa(victim.UID))
 			env := []string{"TMPDIR=" + tmp, "HELPER_DIR=" + victimDir}
 			if tc.link {
 				env = []string{"TMPDIR=" + tmp, "HELPER_DIR=" + filepath.Join(tmp, "elsewhere"), "HELPER_LINK=" + victimDir}
 			}
 			fake := startHelper(t, helperCmd(t, bin, squatter, "squat", env))
 
-			venv := []string{"TMPDIR=" + tmp, "HELPER_PEER_UID=" + strconv.Itoa(squatter.uid)}
+			venv := []string{"TMPDIR=" + tmp, "HELPER_PEER_UID=" + strconv.Itoa(squatter.UID)}
 			runHelper(t, helperCmd(t, bin, victim, "victim-client", venv))
 			out := runHelper(t, helperCmd(t, bin, victim, "victim-listen", append(venv, "HELPER_WANT="+victimDir+"|"+tc.wantDir)))
-			if tc.wantDir == "belongs to uid " && !strings.Contains(out, "belongs to uid "+strconv.Itoa(squatter.uid)) {
-				t.Errorf("Listen's error does not name the squatter's uid %d", squatter.uid)
+			if tc.wantDir == "belongs to uid " && !strings.Contains(out, "belongs to uid "+strconv.Itoa(squatter.UID)) {
+				t.Errorf("Listen's error does not name the squatter's uid %d", squatter.UID)
 			}
 			if got := fake.String(); strings.Contains(got, "squatter got") {
 				t.Errorf("the squatter was sent a command:\n%s", got)
@@ -69,18 +69,18 @@ func TestListen_UnsafeDir(t *testing.T) {
 	}{
 		"the victim's own directory, writable by others": {
 			setup: func(t *testing.T, dir string) {
-				mkdirOwned(t, dir, victim.uid, 0o777)
+				mkdirOwned(t, dir, victim.UID, 0o777)
 			},
 			want: "lets other users write in it",
 		},
 		"a symbolic link to the victim's own directory": {
 			setup: func(t *testing.T, dir string) {
 				real := dir + ".real"
-				mkdirOwned(t, real, victim.uid, 0o700)
+				mkdirOwned(t, real, victim.UID, 0o700)
 				if err := os.Symlink(real, dir); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.Lchown(dir, other.uid, other.gid); err != nil {
+				if err := os.Lchown(dir, other.UID, other.GID); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -91,7 +91,7 @@ func TestListen_UnsafeDir(t *testing.T) {
 				if err := os.WriteFile(dir, nil, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.Chown(dir, other.uid, other.gid); err != nil {
+				if err := os.Chown(dir, other.UID, other.GID); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -101,7 +101,7 @@ func TestListen_UnsafeDir(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			tmp := stickyTmp(t)
-			dir := filepath.Join(tmp, "imdsd-"+strconv.Itoa(victim.uid))
+			dir := filepath.Join(tmp, "imdsd-"+strconv.Itoa(victim.UID))
 			tc.setup(t, dir)
 			runHelper(t, helperCmd(t, bin, victim, "victim-listen", []string{"TMPDIR=" + tmp, "HELPER_WANT=" + dir + "|" + tc.want}))
 		})
@@ -118,7 +118,7 @@ func TestListen_PrivateDir(t *testing.T) {
 		t.Run(fmt.Sprintf("existing=%v", existing), func(t *testing.T) {
 			tmp := stickyTmp(t)
 			if existing {
-				mkdirOwned(t, filepath.Join(tmp, "imdsd-"+strconv.Itoa(victim.uid)), victim.uid, 0o750)
+				mkdirOwned(t, filepath.Join(tmp, "imdsd-"+strconv.Itoa(victim.UID)), victim.UID, 0o750)
 			}
 			runHelper(t, helperCmd(t, bin, victim, "victim-own", []string{"TMPDIR=" + tmp}))
 		})
@@ -137,7 +137,7 @@ func TestClient_SystemSocket(t *testing.T) {
 	bin := testBinary(t)
 
 	run := filepath.Join(sharedDir(t), "imdsd") // like /run/imdsd
-	mkdirOwned(t, run, svc.uid, 0o755)
+	mkdirOwned(t, run, svc.UID, 0o755)
 	svcSock := filepath.Join(run, SocketName)
 	// The service's group is its own (Group=imdsd), as under systemd.
 	startHelper(t, helperCmd(t, bin, svc, "serve", []string{"HELPER_SOCKET=" + svcSock, "HELPER_GID=-1"}))
@@ -151,7 +151,7 @@ func TestClient_SystemSocket(t *testing.T) {
 	}
 
 	tmpSock := filepath.Join(stickyTmp(t), "imdsd-svc", SocketName)
-	mkdirOwned(t, filepath.Dir(tmpSock), svc.uid, 0o755)
+	mkdirOwned(t, filepath.Dir(tmpSock), svc.UID, 0o755)
 	startHelper(t, helperCmd(t, bin, svc, "serve", []string{"HELPER_SOCKET=" + tmpSock, "HELPER_GID=-1"}))
 
 	tests := map[string]struct {
@@ -161,12 +161,12 @@ func TestClient_SystemSocket(t *testing.T) {
 		member bool
 		want   string // ok, denied, untrusted
 	}{
-		"service socket, member of the group":       {svcSock, svc.name, svc.gid, true, "ok"},
-		"service socket, not a member":              {svcSock, svc.name, svc.gid, false, "denied"},
+		"service socket, member of the group":       {svcSock, svc.Name, svc.GID, true, "ok"},
+		"service socket, not a member":              {svcSock, svc.Name, svc.GID, false, "denied"},
 		"root's 0660 socket, member":                {rootSock, group, gid, true, "ok"},
 		"root's 0660 socket, not a member":          {rootSock, group, gid, false, "denied"},
 		"root's socket in a 0750 directory":         {closedSock, group, gid, false, "denied"},
-		"service user's socket under a sticky /tmp": {tmpSock, svc.name, svc.gid, true, "untrusted"},
+		"service user's socket under a sticky /tmp": {tmpSock, svc.Name, svc.GID, true, "untrusted"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -174,7 +174,7 @@ func TestClient_SystemSocket(t *testing.T) {
 			if tc.member {
 				groups = []int{tc.gid}
 			}
-			env := []string{"HELPER_SOCKET=" + tc.socket, "HELPER_EXPECT=" + tc.want, "HELPER_GROUP=" + tc.group, "HELPER_PEER_UID=" + strconv.Itoa(svc.uid)}
+			env := []string{"HELPER_SOCKET=" + tc.socket, "HELPER_EXPECT=" + tc.want, "HELPER_GROUP=" + tc.group, "HELPER_PEER_UID=" + strconv.Itoa(svc.UID)}
 			runHelper(t, helperCmd(t, bin, client, "dial", env, groups...))
 		})
 	}

@@ -1,15 +1,11 @@
 package control
 
 import (
-	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
-	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/imdsd/imdsd/internal/testproc"
@@ -19,68 +15,11 @@ import (
 // groups, made with useradd and groupadd for one test and removed after it,
 // and copies of this test binary running as them.
 
-// testUser is a local user made for one test.
-type testUser struct {
-	name     string
-	uid, gid int
-}
+type testUser = testutil.User
 
-var userSeq atomic.Int32
-
-// needRoot fails the test unless it runs as root: it cannot be skipped,
-// because it is what backs SECURITY.md's claims about other users.
-func needRoot(tb testing.TB) {
-	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Fatal("this test makes users and runs processes as them: run it as root (CI does)")
-	}
-}
-
-// uniqueName is a user or group name no other test run uses.
-func uniqueName() string {
-	return fmt.Sprintf("imdsdt%d-%d", os.Getpid(), userSeq.Add(1))
-}
-
-// addUser makes a system user with a group of its own, removed when the test
-// ends.
-func addUser(tb testing.TB) testUser {
-	tb.Helper()
-	needRoot(tb)
-	name := uniqueName()
-	if out, err := exec.Command("useradd", "-r", "-M", "-U", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
-		tb.Fatalf("useradd %s: %v\n%s", name, err, out)
-	}
-	tb.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			tb.Errorf("userdel %s: %v\n%s", name, err, out)
-		}
-		_ = exec.Command("groupdel", name).Run() // gone with the user on most systems
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return testUser{name: name, uid: uid, gid: gid}
-}
-
-// addGroup makes a system group, removed when the test ends.
-func addGroup(tb testing.TB) (string, int) {
-	tb.Helper()
-	needRoot(tb)
-	name := uniqueName()
-	if out, err := exec.Command("groupadd", "-r", name).CombinedOutput(); err != nil {
-		tb.Fatalf("groupadd %s: %v\n%s", name, err, out)
-	}
-	tb.Cleanup(func() { _ = exec.Command("groupdel", name).Run() })
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	gid, _ := strconv.Atoi(g.Gid)
-	return name, gid
-}
+func needRoot(tb testing.TB)               { tb.Helper(); testutil.NeedRoot(tb) }
+func addUser(tb testing.TB) testUser       { tb.Helper(); return testutil.AddUser(tb) }
+func addGroup(tb testing.TB) (string, int) { tb.Helper(); return testutil.AddGroup(tb) }
 
 // sharedDir returns a new root-owned directory of mode 0755 that every user
 // can reach. Its path is short, unlike t.TempDir's: a unix socket's path
@@ -133,11 +72,7 @@ func helperCmd(tb testing.TB, bin string, u testUser, mode string, env []string,
 	cmd := exec.Command(bin, "-test.run=^TestHelperProcess$", "-test.v")
 	cmd.Dir = "/"
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "CONTROL_HELPER=" + mode}, env...)
-	groups := []uint32{}
-	for _, g := range extraGroups {
-		groups = append(groups, uint32(g))
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: groups}}
+	cmd.SysProcAttr = u.Cred(extraGroups...)
 	return cmd
 }
 
