@@ -111,8 +111,8 @@ type trackedConn struct {
 	limits *connGate
 	slot   atomic.Bool
 	closed atomic.Bool
-	mark    atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
-	clock   *atomic.Uint64 // the reaper's tick count; set before the first Read
+	mark   atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
+	clock  *atomic.Uint64 // the reaper's tick count; set before the first Read
 
 	// Deadlines (conndeadline.go).
 	readSet, writeSet atomic.Bool  // a deadline is set on the socket
@@ -178,6 +178,9 @@ func (rp *reaper) connState(c net.Conn, st http.ConnState) {
 		tc.mark.Store(rp.now.Load()<<markShift | markActive)
 	case http.StateIdle:
 		tc.mark.Store(rp.now.Load()<<markShift | markIdle)
+		if g := tc.limits; g != nil && g.waiting.Load() > 0 {
+			g.idled(tc)
+		}
 	case http.StateHijacked, http.StateClosed:
 		rp.remove(tc)
 	}

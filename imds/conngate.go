@@ -27,11 +27,14 @@ var errOverCap = errors.New("imds: client over its connection cap")
 //
 // A connection over its caller's cap is not closed at once, which made
 // honest bursts fail (issue 15 item 2: 200 concurrent SDK fetches lost
-// 18-38 % of their connections): it waits, in order of arrival, for a slot
-// of the same caller, and one of the caller's idle keep-alive connections,
-// if it has any, is closed at once to free a slot for it, as IdleTimeout
-// would close it later (a client redials for its next request). The wait
-// is bounded by wait (DefaultConnWait) and the number of waiters by max.
+// 18-38 % of their connections). It takes the slot of one of the caller's
+// idle keep-alive connections, which is closed, as IdleTimeout would close
+// it later (a client redials for its next request); if there is none, it
+// waits, in order of arrival, for a slot of the same caller: the next of
+// the caller's connections to close or to go idle (which is then closed)
+// hands it its slot. The wait is bounded by wait (DefaultConnWait) and the
+// number of waiters per caller by max; past either, the connection is
+// closed unanswered. Another caller's connections are never touched.
 type connGate struct {
 	max      int // per caller; 0 is no cap
 	wait     time.Duration
@@ -44,6 +47,10 @@ type connGate struct {
 	// caller's refusals since its last line (once per logWindow).
 	onRefuse func(ci *connInfo, report int)
 	now      func() time.Time
+
+	// waiting counts the connections waiting, of every caller: the one
+	// atomic load a request pays for the queue (idled).
+	waiting atomic.Int64
 
 	mu     sync.Mutex
 	groups map[clientKey]*connGroup
@@ -131,7 +138,23 @@ func (g *connGate) acquire(c *trackedConn) (ok bool, ch chan struct{}, victim *t
 	}
 	ch = make(chan struct{})
 	grp.waiters = append(grp.waiters, waiter{c: c, ch: ch})
+	g.waiting.Add(1)
 	return false, ch, nil
+}
+
+// idled is told that c went idle after a request. If a connection of the
+// same caller waits for a slot, c is closed and its slot handed on: an
+// honest client's keep-alive connection is cheaper to redial than a
+// request is to fail.
+func (g *connGate) idled(c *trackedConn) {
+	g.mu.Lock()
+	grp := g.groups[c.info.key]
+	waits := grp != nil && len(grp.waiters) > 0
+	g.mu.Unlock()
+	if waits && c.slot.Load() {
+		g.evicted.Add(1)
+		_ = c.Close()
+	}
 }
 
 // handed finishes the admission of c, handed a slot while it waited.
@@ -157,6 +180,7 @@ func (g *connGate) cancel(k clientKey, ch chan struct{}) bool {
 	for i, w := range grp.waiters {
 		if w.ch == ch {
 			grp.waiters = append(grp.waiters[:i], grp.waiters[i+1:]...)
+			g.waiting.Add(-1)
 			g.dropIfEmptyLocked(k, grp)
 			return true
 		}
@@ -178,6 +202,7 @@ func (g *connGate) release(c *trackedConn) {
 	if len(grp.waiters) > 0 {
 		w := grp.waiters[0]
 		grp.waiters = grp.waiters[1:]
+		g.waiting.Add(-1)
 		grp.open[w.c] = struct{}{}
 		w.c.slot.Store(true)
 		close(w.ch)

@@ -12,15 +12,18 @@ import (
 // countingHandler is a slog handler that keeps every record's message and
 // attributes, for tests of how many lines a flood writes and what they
 // say. It passes them on to next (t.Log) too.
+// record is one line a countingHandler kept.
+type record struct{ msg, text string } // text: "msg k=v k=v"
+
 type countingHandler struct {
 	mu    *sync.Mutex
-	lines *[]string // "msg k=v k=v"
+	lines *[]record
 	next  slog.Handler
 	attrs []slog.Attr
 }
 
 func newCountingLogger(tb testing.TB) (*slog.Logger, *countingHandler) {
-	h := &countingHandler{mu: &sync.Mutex{}, lines: new([]string), next: testLogger(tb).Handler()}
+	h := &countingHandler{mu: &sync.Mutex{}, lines: new([]record), next: testLogger(tb).Handler()}
 	return slog.New(h), h
 }
 
@@ -40,7 +43,7 @@ func (h *countingHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	r.Attrs(add)
 	h.mu.Lock()
-	*h.lines = append(*h.lines, b.String())
+	*h.lines = append(*h.lines, record{r.Message, b.String()})
 	h.mu.Unlock()
 	return h.next.Handle(ctx, r)
 }
@@ -66,15 +69,15 @@ func (h *countingHandler) matching(msg string, want ...string) []string {
 	var out []string
 next:
 	for _, l := range *h.lines {
-		if l != msg && !strings.HasPrefix(l, msg+" ") {
+		if l.msg != msg {
 			continue
 		}
 		for _, w := range want {
-			if !strings.Contains(l, w) {
+			if !strings.Contains(l.text, w) {
 				continue next
 			}
 		}
-		out = append(out, l)
+		out = append(out, l.text)
 	}
 	return out
 }
@@ -83,5 +86,9 @@ next:
 func (h *countingHandler) all() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]string(nil), *h.lines...)
+	out := make([]string, 0, len(*h.lines))
+	for _, l := range *h.lines {
+		out = append(out, l.text)
+	}
+	return out
 }
