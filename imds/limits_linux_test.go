@@ -4,6 +4,7 @@ package imds
 // Linux routes all of 127.0.0.0/8 to lo; macOS has only 127.0.0.1.
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -78,6 +79,9 @@ func TestServer_ConnCapPerClient(t *testing.T) {
 		clk := newFakeClock()
 		s.connAfter = clk.After
 		addr, _ := runServer(t, s)
+		// Waiters still queued at the end run out of time before Run's
+		// shutdown waits for them.
+		t.Cleanup(func() { clk.Advance(DefaultConnWait) })
 		return s, clk, lines, addr
 	}
 
@@ -99,7 +103,13 @@ func TestServer_ConnCapPerClient(t *testing.T) {
 		if !answered(a3) {
 			t.Fatal("third connection of a client with two idle ones not served")
 		}
-		if !closedUnanswered(a1) && !closedUnanswered(a2) {
+		// One of the two is closed; the other stays open, so the first
+		// of them to end its read must be the closed one.
+		closed := make(chan bool, 2)
+		for _, c := range []net.Conn{a1, a2} {
+			go func() { closed <- closedUnanswered(c) }()
+		}
+		if !<-closed {
 			t.Fatal("neither idle connection was closed for the third")
 		}
 		if got := s.SecurityStats().ConnsEvicted; got != 1 {
@@ -111,6 +121,7 @@ func TestServer_ConnCapPerClient(t *testing.T) {
 		s, clk, _, addr := newCapped(t)
 		// Two silent connections: each holds a slot, neither is idle.
 		b1, _ := dialFrom(t, "127.0.0.1", addr), dialFrom(t, "127.0.0.1", addr)
+		waitSlots(t, s, 2)
 		b3 := dialFrom(t, "127.0.0.1", addr)
 		send(t, b3)
 		clk.WaitPending(t, 1) // b3 waits
@@ -132,6 +143,7 @@ func TestServer_ConnCapPerClient(t *testing.T) {
 		s, clk, lines, addr := newCapped(t)
 		dialFrom(t, "127.0.0.1", addr)
 		dialFrom(t, "127.0.0.1", addr)
+		waitSlots(t, s, 2)
 		c := dialFrom(t, "127.0.0.1", addr)
 		send(t, c)
 		clk.WaitPending(t, 1)
@@ -151,6 +163,7 @@ func TestServer_ConnCapPerClient(t *testing.T) {
 		s, clk, _, addr := newCapped(t)
 		dialFrom(t, "127.0.0.1", addr)
 		dialFrom(t, "127.0.0.1", addr)
+		waitSlots(t, s, 2)
 		for range 2 {
 			send(t, dialFrom(t, "127.0.0.1", addr))
 		}
@@ -164,6 +177,26 @@ func TestServer_ConnCapPerClient(t *testing.T) {
 			t.Errorf("SecurityStats().ConnsRefused = %d, want 1", got)
 		}
 	})
+}
+
+// waitSlots waits until n connections of s's last Serve call hold a slot,
+// so that the next one is over the cap whatever order the connections'
+// goroutines run in.
+func waitSlots(tb testing.TB, s *Server, n int) {
+	tb.Helper()
+	testutil.WaitFor(tb, 10*time.Second, func() bool {
+		g := s.lastGate.Load()
+		if g == nil {
+			return false
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		have := 0
+		for _, grp := range g.groups {
+			have += len(grp.open)
+		}
+		return have >= n
+	}, fmt.Sprintf("%d connections holding a slot", n))
 }
 
 // idleConns counts the idle connections of s's last Serve call.
