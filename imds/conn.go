@@ -40,11 +40,17 @@ const (
 // connKey is the context key of a connection's *connInfo.
 type connKey struct{}
 
-// connInfo is what the server knows of one connection, parsed once when it
+// connInfo is what the server knows of one connection, found once when it
 // is accepted rather than on each request: the client's and the local
-// address, unmapped (::ffff:a.b.c.d is a.b.c.d).
+// address, unmapped (::ffff:a.b.c.d is a.b.c.d), and who the caller is.
 type connInfo struct {
 	remote, local netip.AddrPort
+	// key is who the limits and the audit count the connection's
+	// requests against (clientKey). The connection's gate sets it at its
+	// first Read (conngate.go), before any request is read; it is the
+	// remote address until then, and for a handler called without the
+	// server's listeners.
+	key clientKey
 	// okHost is the last Host header that passed the allowlist on this
 	// connection (security.go); clients send the same one every time.
 	// Only the connection's own goroutine touches it: HTTP/1 serves one
@@ -60,6 +66,7 @@ func newConnInfo(c net.Conn) *connInfo {
 	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		ci.local = unmapPort(a.AddrPort())
 	}
+	ci.key = clientKey{addr: ci.remote.Addr()}
 	return ci
 }
 
@@ -83,6 +90,7 @@ func connOf(r *http.Request) *connInfo {
 			ci.local = unmapPort(ta.AddrPort())
 		}
 	}
+	ci.key = clientKey{addr: ci.remote.Addr()}
 	return ci
 }
 
@@ -92,10 +100,19 @@ func connOf(r *http.Request) *connInfo {
 // net/http's per-request deadline calls off the socket (conndeadline.go).
 type trackedConn struct {
 	net.Conn
-	release func() // nil when no connection cap applies
-	closed  atomic.Bool
-	mark    atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
-	clock   *atomic.Uint64 // the reaper's tick count; set before the first Read
+	info *connInfo
+	// gate admits the connection at its first Read (conngate.go); nil
+	// once it has, or when nothing is to be admitted. Only the
+	// connection's goroutine reads or clears it: net/http starts its
+	// background reads after the first Read returns.
+	gate *connGate
+	// limits is the gate the connection's slot belongs to, if it holds
+	// one (slot); nil when no connection cap applies.
+	limits *connGate
+	slot   atomic.Bool
+	closed atomic.Bool
+	mark   atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
+	clock  *atomic.Uint64 // the reaper's tick count; set before the first Read
 
 	// Deadlines (conndeadline.go).
 	readSet, writeSet atomic.Bool  // a deadline is set on the socket
@@ -106,10 +123,16 @@ type trackedConn struct {
 // Close closes the connection and gives its slot back (once, however often
 // Close is called).
 func (c *trackedConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) && c.release != nil {
-		c.release()
+	if c.closed.CompareAndSwap(false, true) && c.limits != nil {
+		c.limits.release(c)
 	}
 	return c.Conn.Close()
+}
+
+// idle reports whether the connection is between requests, kept alive by
+// its client after at least one request.
+func (c *trackedConn) idle() bool {
+	return c.clock != nil && c.mark.Load()&markMask == markIdle && !c.closed.Load()
 }
 
 // reaper closes connections that stay too long in a request or idle. A
@@ -155,6 +178,9 @@ func (rp *reaper) connState(c net.Conn, st http.ConnState) {
 		tc.mark.Store(rp.now.Load()<<markShift | markActive)
 	case http.StateIdle:
 		tc.mark.Store(rp.now.Load()<<markShift | markIdle)
+		if g := tc.limits; g != nil && g.waiting.Load() > 0 {
+			g.idled(tc)
+		}
 	case http.StateHijacked, http.StateClosed:
 		rp.remove(tc)
 	}
@@ -237,8 +263,11 @@ func (rp *reaper) sweep() bool {
 	return true
 }
 
-// connContext is the http.Server's ConnContext hook: it parses the
-// connection's addresses once.
+// connContext is the http.Server's ConnContext hook: it hands the
+// connection's info, parsed once at accept, to its requests.
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*trackedConn); ok && tc.info != nil {
+		return context.WithValue(ctx, connKey{}, tc.info)
+	}
 	return context.WithValue(ctx, connKey{}, newConnInfo(c))
 }

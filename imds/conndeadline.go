@@ -2,6 +2,7 @@ package imds
 
 import (
 	"errors"
+	"net"
 	"os"
 	"time"
 )
@@ -36,6 +37,17 @@ const pastDeadline = 946684800
 // start a request: the connection is marked as reading headers, with the
 // reaper's tick, which is an atomic load rather than a clock read.
 func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.gate != nil {
+		// The first Read, on the connection's own goroutine: who the
+		// caller is, and its slot (conngate.go).
+		g := c.gate
+		c.gate = nil
+		if !g.admit(c) {
+			// A read error net/http takes for a client gone: it closes
+			// the connection unanswered, rather than answer 400.
+			return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errOverCap}
+		}
+	}
 	c.reading.Add(1)
 	if c.readPast.Load() {
 		c.reading.Add(-1)

@@ -119,11 +119,11 @@ func (s *Server) lookupCaller(w http.ResponseWriter, r *http.Request) (Role, Cal
 	case errors.Is(err, ErrForbidden):
 		// The caller falls under rules but cannot be identified: refuse
 		// rather than guess (security.go).
-		s.log.Warn("client refused", "client", r.RemoteAddr, "err", err)
+		s.logs.clientRefused.logf(attrCaller, connOf(r).key.String(), attrClient, r.RemoteAddr, "err", err)
 		writeError(w, http.StatusForbidden)
 		return Role{}, c, false
 	case err != nil:
-		s.log.Warn("no role for client", "client", r.RemoteAddr, "err", err)
+		s.logs.noRole.logf(attrCaller, connOf(r).key.String(), attrClient, r.RemoteAddr, "err", err)
 		writeError(w, http.StatusServiceUnavailable)
 		return Role{}, c, false
 	}

@@ -70,7 +70,9 @@ func newTestServer(tb testing.TB, opts Options) (*Server, *testutil.Clock) {
 	if opts.InstanceID == "" {
 		opts.InstanceID = "i-0123456789abcdef0"
 	}
-	opts.Logger = testLogger(tb)
+	if opts.Logger == nil {
+		opts.Logger = testLogger(tb)
+	}
 	s, err := New(opts)
 	if err != nil {
 		tb.Fatalf("New: %v", err)

@@ -21,7 +21,7 @@ func TestServer_HopLimitOnAcceptedSockets(t *testing.T) {
 		if err != nil {
 			t.Fatalf("listen %s: %v (the test needs IPv4 and IPv6 loopback)", tc.addr, err)
 		}
-		ln := s.wrapListener(raw)
+		ln := s.wrapListener(raw, nil)
 		c, err := net.Dial(tc.network, raw.Addr().String())
 		if err != nil {
 			t.Fatal(err)

@@ -4,45 +4,49 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // RateLimit is a per-client request rate: a token bucket of Burst requests
-// refilled at PerSecond. The client is the remote IP address, so one
-// container or one host flooding the daemon gets 429 while every other
-// address is served as usual. All local processes share a loopback address
-// (127.0.0.1 or ::1) and so one bucket; a local process that wants a bucket
-// of its own may connect from another 127.0.0.0/8 address.
+// refilled at PerSecond. The client is the caller as the connection
+// identifies it (clientKey): the local user owning the socket where
+// Options.ConnIdentity tells it, else the remote IP address. So one local
+// process, one container or one host flooding the daemon gets 429 while
+// every other caller is served as usual, even though every local process
+// connects from a loopback address (issue 15 item 1).
 type RateLimit struct {
 	PerSecond float64
 	Burst     int
 }
 
-// Default limits cmd/imdsd applies. Real IMDS throttles at 1024 packets per
-// second per network interface; SDKs make three requests per credential
-// fetch, so these are far above any legitimate caller.
+// Default limits cmd/imdsd applies, per caller. Real IMDS throttles at 1024
+// packets per second per network interface; SDKs make three requests per
+// credential fetch, so these are far above any legitimate caller.
 const (
 	DefaultRatePerSecond     = 1024
 	DefaultRateBurst         = 2048
 	DefaultMaxConnsPerClient = 128
 )
 
-// rateLimiter keeps one token bucket per client address. A zero
-// rateLimiter allows everything.
+// rateLimiter keeps one token bucket per caller. A nil rateLimiter allows
+// everything.
 type rateLimiter struct {
 	rate, burst float64
 
 	mu        sync.Mutex
-	buckets   map[netip.Addr]bucket
+	buckets   map[clientKey]bucket
 	lastSweep time.Time
 }
 
 type bucket struct {
 	tokens float64
 	last   time.Time
+	// logged is when the caller's last "over its rate limit" line was
+	// written, refused the 429s since: a flooding caller is named once
+	// per logWindow, with the count.
+	logged  time.Time
+	refused int
 }
 
 // maxBuckets bounds the limiter's memory; past it, idle (full) buckets are
@@ -57,17 +61,19 @@ func newRateLimiter(l RateLimit) *rateLimiter {
 	if burst < 1 {
 		burst = max(1, l.PerSecond)
 	}
-	return &rateLimiter{rate: l.PerSecond, burst: burst, buckets: map[netip.Addr]bucket{}}
+	return &rateLimiter{rate: l.PerSecond, burst: burst, buckets: map[clientKey]bucket{}}
 }
 
-// allow takes one token from a's bucket and reports whether there was one.
-func (l *rateLimiter) allow(a netip.Addr, now time.Time) bool {
+// allow takes one token from k's bucket and reports whether there was one.
+// When there was none and k's line is due, report is the number of 429s
+// to name in it (this one included); it is 0 otherwise.
+func (l *rateLimiter) allow(k clientKey, now time.Time) (allowed bool, report int) {
 	if l == nil {
-		return true
+		return true, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[a]
+	b, ok := l.buckets[k]
 	if !ok {
 		b = bucket{tokens: l.burst, last: now}
 	} else if dt := now.Sub(b.last); dt > 0 {
@@ -76,15 +82,20 @@ func (l *rateLimiter) allow(a netip.Addr, now time.Time) bool {
 	} else if dt < 0 {
 		b.last = now // the clock went back: refill from here
 	}
-	allowed := b.tokens >= 1
+	allowed = b.tokens >= 1
 	if allowed {
 		b.tokens--
+	} else {
+		b.refused++
+		if b.logged.IsZero() || now.Sub(b.logged) >= logWindow || now.Before(b.logged) {
+			report, b.refused, b.logged = b.refused, 0, now
+		}
 	}
-	l.buckets[a] = b
+	l.buckets[k] = b
 	if now.Sub(l.lastSweep) > time.Minute || len(l.buckets) > maxBuckets {
 		l.sweepLocked(now)
 	}
-	return allowed
+	return allowed, report
 }
 
 // sweepLocked drops the buckets that have refilled: they hold no state a
@@ -92,9 +103,9 @@ func (l *rateLimiter) allow(a netip.Addr, now time.Time) bool {
 func (l *rateLimiter) sweepLocked(now time.Time) {
 	l.lastSweep = now
 	full := time.Duration(l.burst / l.rate * float64(time.Second))
-	for a, b := range l.buckets {
+	for k, b := range l.buckets {
 		if now.Sub(b.last) >= full {
-			delete(l.buckets, a)
+			delete(l.buckets, k)
 		}
 	}
 }
@@ -102,14 +113,16 @@ func (l *rateLimiter) sweepLocked(now time.Time) {
 // valueRetryAfter tells a rate-limited client when to try again.
 var valueRetryAfter = []string{"1"}
 
-// allowRate answers 429 to a client over its rate, before any other work
+// allowRate answers 429 to a caller over its rate, before any other work
 // is done for it, and reports whether the request may go on.
 func (s *Server) allowRate(w http.ResponseWriter, r *http.Request, ci *connInfo, now time.Time) bool {
-	if s.limiter.allow(ci.remote.Addr(), now) {
+	allowed, report := s.limiter.allow(ci.key, now)
+	if allowed {
 		return true
 	}
-	if c := s.counters.rateLimited.Add(1); c&(c-1) == 0 {
-		s.log.Warn("client over its rate limit; answering 429", "client", r.RemoteAddr, "count", c)
+	s.counters.rateLimited.Add(1)
+	if report > 0 {
+		s.logs.rateLimited.logf(attrCaller, ci.key.String(), attrClient, r.RemoteAddr, "refused", report, "within", logWindow)
 	}
 	w.Header()["Retry-After"] = valueRetryAfter
 	writeError(w, http.StatusTooManyRequests)
@@ -121,46 +134,58 @@ func (s *Server) allowRate(w http.ResponseWriter, r *http.Request, ci *connInfo,
 var ErrHopLimitUnsupported = errors.New("hop limit is not supported on this OS")
 
 // guardedListener applies the per-connection limits to accepted
-// connections: a cap on concurrent connections per client address, and the
-// IP TTL / IPv6 hop limit of the sockets. Every connection it returns is a
-// *trackedConn, for the reaper (conn.go).
+// connections: the IP TTL / IPv6 hop limit of the sockets here, and, at
+// each connection's first Read, its caller's identity and connection cap
+// (gate, conngate.go). Every connection it returns is a *trackedConn, for
+// the reaper (conn.go).
 type guardedListener struct {
 	net.Listener
-	max        int
 	hopLimit   int
-	refused    *atomic.Uint64
-	onRefuse   func(net.Addr, uint64)
 	onHopError func(net.Addr, error)
-
-	mu   sync.Mutex
-	open map[netip.Addr]int
+	gate       *connGate // nil: nothing to admit
 }
 
-// wrapListener returns ln with the connection limits of s.opts.
-func (s *Server) wrapListener(ln net.Listener) net.Listener {
-	return &guardedListener{
-		Listener: ln,
+// newConnGate returns the gate of one Serve call's listeners, nil when
+// there is neither a cap nor an identity to find.
+func (s *Server) newConnGate() *connGate {
+	if s.opts.MaxConnsPerClient <= 0 && s.opts.ConnIdentity == nil {
+		return nil
+	}
+	return &connGate{
 		max:      s.opts.MaxConnsPerClient,
-		hopLimit: s.opts.HopLimit,
+		wait:     s.connWait,
+		identify: s.opts.ConnIdentity,
+		after:    s.connAfter,
 		refused:  &s.counters.connsRefused,
-		onRefuse: func(a net.Addr, c uint64) {
-			if c&(c-1) == 0 {
-				s.log.Warn("client over its connection cap; connection closed", "client", a.String(), "count", c)
-			}
+		evicted:  &s.counters.connsEvicted,
+		onRefuse: func(ci *connInfo, report int) {
+			s.logs.connCap.logf(attrCaller, ci.key.String(), attrClient, ci.remote.String(), "refused", report, "within", logWindow)
 		},
-		onHopError: func(a net.Addr, err error) {
-			s.log.Error("set hop limit; connection closed", "client", a.String(), "err", err)
-		},
-		open: map[netip.Addr]int{},
+		now:    s.now,
+		groups: map[clientKey]*connGroup{},
 	}
 }
 
-// Accept returns the next connection within the limits. A connection over
-// its client's cap is closed at once and Accept goes on waiting: a client
-// holding many idle connections cannot starve the others. An accept error
-// is returned as it is: http.Server retries only a net.Error that is
-// Temporary (EMFILE, ENFILE), and would end Serve, and Run, on a wrapped
-// one (TestServer_SurvivesEMFILE).
+// wrapListener returns ln with the connection limits of s.opts, admitted
+// by gate (shared by the listeners of one Serve call).
+func (s *Server) wrapListener(ln net.Listener, gate *connGate) net.Listener {
+	return &guardedListener{
+		Listener: ln,
+		hopLimit: s.opts.HopLimit,
+		onHopError: func(a net.Addr, err error) {
+			s.logs.hopLimit.logf(attrClient, a.String(), "err", err)
+		},
+		gate: gate,
+	}
+}
+
+// Accept returns the next connection. An accept error is returned as it
+// is: http.Server retries only a net.Error that is Temporary (EMFILE,
+// ENFILE), and would end Serve, and Run, on a wrapped one
+// (TestServer_SurvivesEMFILE). The connection cap is not applied here but
+// at the connection's first Read, on its own goroutine: a caller's wait
+// for a slot, or the lookup of who it is, never holds up the accept loop
+// for the others.
 func (l *guardedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -176,33 +201,10 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				continue
 			}
 		}
-		if l.max <= 0 {
-			return &trackedConn{Conn: c}, nil
+		tc := &trackedConn{Conn: c, info: newConnInfo(c), gate: l.gate}
+		if l.gate != nil && l.gate.max > 0 {
+			tc.limits = l.gate
 		}
-		var a netip.Addr
-		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-			a = ta.AddrPort().Addr().Unmap()
-		}
-		l.mu.Lock()
-		n := l.open[a]
-		if n >= l.max {
-			l.mu.Unlock()
-			l.onRefuse(c.RemoteAddr(), l.refused.Add(1))
-			c.Close()
-			continue
-		}
-		l.open[a] = n + 1
-		l.mu.Unlock()
-		return &trackedConn{Conn: c, release: func() { l.release(a) }}, nil
-	}
-}
-
-func (l *guardedListener) release(a netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := l.open[a]; n <= 1 {
-		delete(l.open, a)
-	} else {
-		l.open[a] = n - 1
+		return tc, nil
 	}
 }

@@ -27,12 +27,13 @@ type SecurityStats struct {
 	BadHost      uint64 // 403: Host not in the allowlist (DNS rebinding)
 	Browser      uint64 // 403: Origin, Referer or Sec-Fetch-* sent
 	RateLimited  uint64 // 429: a client over its request rate
-	ConnsRefused uint64 // connections closed at once: a client over its connection cap
+	ConnsRefused uint64 // connections closed unanswered: a caller over its connection cap found no slot in time
+	ConnsEvicted uint64 // idle keep-alive connections closed to give their slot to a new one of the same caller
 }
 
 // securityCounters are the atomic counters behind SecurityStats.
 type securityCounters struct {
-	badHost, browser, rateLimited, connsRefused atomic.Uint64
+	badHost, browser, rateLimited, connsRefused, connsEvicted atomic.Uint64
 }
 
 // SecurityStats returns how many requests and connections the checks
@@ -44,6 +45,7 @@ func (s *Server) SecurityStats() SecurityStats {
 		Browser:      c.browser.Load(),
 		RateLimited:  c.rateLimited.Load(),
 		ConnsRefused: c.connsRefused.Load(),
+		ConnsEvicted: c.connsEvicted.Load(),
 	}
 }
 
@@ -190,25 +192,24 @@ func isBrowserRequest(h http.Header) bool {
 func (s *Server) screen(w http.ResponseWriter, r *http.Request, ci *connInfo) bool {
 	if r.Host != ci.okHost || r.Host == "" {
 		if !s.hosts.allowed(r.Host, ci.local.Addr()) {
-			s.refuse(w, r, &s.counters.badHost, "host not allowed (DNS rebinding?)", slog.String("host", r.Host))
+			s.refuse(w, r, ci, &s.counters.badHost, s.logs.badHost, slog.String("host", r.Host))
 			return false
 		}
 		ci.okHost = r.Host
 	}
 	if isBrowserRequest(r.Header) {
-		s.refuse(w, r, &s.counters.browser, "browser request refused", slog.String("origin", r.Header.Get("Origin")))
+		s.refuse(w, r, ci, &s.counters.browser, s.logs.browser, slog.String("origin", r.Header.Get("Origin")))
 		return false
 	}
 	return true
 }
 
-// refuse answers 403 and counts. It logs the 1st, 2nd, 4th, 8th... refusal
-// of a kind, so a flood cannot flood the log while the first is always
-// seen.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, n *atomic.Uint64, msg string, attr slog.Attr) {
-	if c := n.Add(1); c&(c-1) == 0 {
-		s.log.Warn(msg, "client", r.RemoteAddr, attr, "count", c)
-	}
+// refuse answers 403, counts, and logs within the kind's line budget
+// (logbudget.go), so a flood cannot flood the log while the first
+// refusals are always seen.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ci *connInfo, n *atomic.Uint64, lines *lineBudget, attr slog.Attr) {
+	c := n.Add(1)
+	lines.logf(attrCaller, ci.key.String(), attrClient, r.RemoteAddr, attr, "count", c)
 	writeError(w, http.StatusForbidden)
 }
 

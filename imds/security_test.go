@@ -241,12 +241,12 @@ func TestRateLimiter_ForgetsIdleClients(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		var b [4]byte
 		b[0], b[2], b[3] = 10, byte(i>>8), byte(i)
-		if !l.allow(netip.AddrFrom4(b), clk.Now()) {
+		if ok, _ := l.allow(clientKey{addr: netip.AddrFrom4(b)}, clk.Now()); !ok {
 			t.Fatalf("first request of client %d refused", i)
 		}
 	}
 	clk.Advance(2 * time.Minute)
-	l.allow(netip.AddrFrom4([4]byte{10, 9, 9, 9}), clk.Now())
+	l.allow(clientKey{addr: netip.AddrFrom4([4]byte{10, 9, 9, 9})}, clk.Now())
 	l.mu.Lock()
 	n := len(l.buckets)
 	l.mu.Unlock()
@@ -364,7 +364,9 @@ func TestServer_AuditLine(t *testing.T) {
 	}
 	check("first document", first, `msg="credentials served"`, "client=192.0.2.1:1234", "uid=1234", "role=demo", "access_key=…Y123", "time=")
 	check("another uid", other, `msg="credentials served"`, "uid=99")
-	check("end of the window", repeats, `msg="credentials served again"`, "client=192.0.2.1 ", "uid=1234", "role=demo", "access_key=…Y123", "times=2", "within=10s")
+	// The uid is the caller: the window's count is the uid's, from any
+	// address (issue 15 item 7), and names no address.
+	check("end of the window", repeats, `msg="credentials served again"`, "uid=1234", "role=demo", "access_key=…Y123", "times=2", "within=10s")
 
 	// A new window logs the first document again.
 	buf.Reset()

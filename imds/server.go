@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -66,12 +67,27 @@ type Options struct {
 	// address the connection arrived on, is 403 before any routing. cmd
 	// passes DefaultAllowedHosts plus its listen addresses.
 	AllowedHosts []string
-	// RateLimit limits each client address's request rate (429 past it);
-	// off when PerSecond is zero (limits.go).
+	// RateLimit limits each caller's request rate (429 past it); off when
+	// PerSecond is zero (limits.go). The caller is the one ConnIdentity
+	// names, else the remote address.
 	RateLimit RateLimit
-	// MaxConnsPerClient caps the concurrent connections of one client
-	// address in Run; 0 is no cap.
+	// MaxConnsPerClient caps the concurrent connections of one caller in
+	// Run and Serve; 0 is no cap. A connection over the cap takes the
+	// slot of one of its caller's idle keep-alive connections, which is
+	// closed, or waits up to DefaultConnWait for a slot (as many waiters
+	// as the cap); only then is it closed (conngate.go).
 	MaxConnsPerClient int
+	// ConnIdentity, when set, names the caller of a connection made from
+	// this host (loopback, or from the address it arrived on), looked up
+	// once per connection, at its first read: cmd passes the uid owning
+	// the client socket ("uid=1000", peercred). Connections with the same
+	// key share the rate limit, the connection cap and the audit's dedup,
+	// and log lines name the key; where it is not set or not ok, the
+	// remote address is the key. Every local process connects from a
+	// loopback address, so without it all local users share one budget
+	// (issue 15 items 1, 2 and 7). It runs on the connection's goroutine
+	// and may block briefly (a netlink round trip).
+	ConnIdentity func(remote, local netip.AddrPort) (key string, ok bool)
 	// HopLimit, when > 0, is the IP TTL / IPv6 hop limit of accepted
 	// sockets in Run, as EC2's HttpPutResponseHopLimit.
 	HopLimit int
@@ -102,12 +118,20 @@ type Server struct {
 	hosts    hostSet
 	limiter  *rateLimiter
 	audit    *auditor // nil without Options.Audit
+	logs     logBudgets
 	date     dateCache
 	counters securityCounters
 
 	// headerTimeout, activeTimeout, idleTimeout and reaperTick bound
-	// connections (conn.go); tests shorten them.
-	headerTimeout, activeTimeout, idleTimeout, reaperTick time.Duration
+	// connections (conn.go), connWait a wait for a slot under the
+	// connection cap (conngate.go); tests shorten them.
+	headerTimeout, activeTimeout, idleTimeout, reaperTick, connWait time.Duration
+	// connAfter is the timer of a wait for a slot; time.After, a seam for
+	// tests.
+	connAfter func(time.Duration) <-chan time.Time
+	// lastGate is the connection gate of the last Serve call, which tests
+	// look into.
+	lastGate atomic.Pointer[connGate]
 
 	docs   atomic.Pointer[map[string]*renderedDoc]
 	docsMu sync.Mutex // serialises writers of docs
@@ -144,9 +168,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imds: %w", err)
 	}
+	log := opts.Logger.With("component", "imds")
 	s := &Server{
 		opts:    opts,
-		log:     opts.Logger.With("component", "imds"),
+		log:     log,
 		now:     opts.Now,
 		tokens:  tokens,
 		started: opts.Now().UTC().Truncate(time.Second),
@@ -154,11 +179,14 @@ func New(opts Options) (*Server, error) {
 		hosts:   newHostSet(opts.AllowedHosts),
 		limiter: newRateLimiter(opts.RateLimit),
 		audit:   newAuditor(opts.Audit, opts.Now),
+		logs:    newLogBudgets(log, opts.Now),
 
 		headerTimeout: DefaultReadHeaderTimeout,
 		activeTimeout: DefaultActiveTimeout,
 		idleTimeout:   DefaultIdleTimeout,
 		reaperTick:    reaperTick,
+		connWait:      DefaultConnWait,
+		connAfter:     time.After,
 	}
 	empty := map[string]*renderedDoc{}
 	s.docs.Store(&empty)
@@ -200,7 +228,10 @@ func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) (*http.Serve
 // by Options.ShutdownTimeout). A cancelled ctx is a normal stop and returns
 // nil. Run closes the listeners.
 func (s *Server) Run(ctx context.Context, lns ...net.Listener) error {
-	defer s.audit.flush() // the counts of the audit's last window
+	// The counts of the last window of the audit and of every log line
+	// budget.
+	defer s.logs.flush()
+	defer s.audit.flush()
 	return s.Serve(ctx, s, lns...)
 }
 
@@ -216,8 +247,10 @@ func (s *Server) Serve(ctx context.Context, h http.Handler, lns ...net.Listener)
 	defer stopReaper()
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
+	gate := s.newConnGate()
+	s.lastGate.Store(gate)
 	for _, ln := range lns {
-		ln = s.wrapListener(ln)
+		ln = s.wrapListener(ln, gate)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

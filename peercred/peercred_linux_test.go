@@ -239,3 +239,25 @@ func ownCgroupDir(t *testing.T) (string, bool) {
 	}
 	return "", false
 }
+
+// TestIdentity: this process's own connection is named by its uid; a
+// connection that does not exist is not ok.
+func TestIdentity(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	remote, local := serverView(t, ln)
+	if got, ok := Identity(remote, local); !ok || got != "uid="+strconv.Itoa(os.Getuid()) {
+		t.Fatalf("Identity = %q, %v; want uid=%d, true", got, ok, os.Getuid())
+	}
+	if got, ok := Identity(netip.MustParseAddrPort("127.0.0.1:1"), local); ok {
+		t.Fatalf("Identity of no connection = %q, true; want not ok", got)
+	}
+}

@@ -33,6 +33,7 @@ func harden(cfg config.Config, log *slog.Logger, opts imds.Options) imds.Options
 	opts.RateLimit = imds.RateLimit{PerSecond: float64(s.RateLimit), Burst: s.RateBurst}
 	opts.MaxConnsPerClient = s.MaxConnsPerClient
 	opts.HopLimit = s.HopLimit
+	opts.ConnIdentity = peercred.Identity // limits and audit per local user
 	opts.Audit = log.With("component", "audit")
 	if s.Users.Enabled() {
 		opts.IdentifyCaller = peerUID(log)
