@@ -17,7 +17,6 @@ import (
 
 type testUser = testutil.User
 
-func needRoot(tb testing.TB)               { tb.Helper(); testutil.NeedRoot(tb) }
 func addUser(tb testing.TB) testUser       { tb.Helper(); return testutil.AddUser(tb) }
 func addGroup(tb testing.TB) (string, int) { tb.Helper(); return testutil.AddGroup(tb) }
 

@@ -34,6 +34,9 @@ func TestHarden_Options(t *testing.T) {
 	if opts.IdentifyCaller != nil {
 		t.Error("IdentifyCaller set without local-user rules: the uid lookup would run for nothing")
 	}
+	if opts.ConnIdentity == nil {
+		t.Error("ConnIdentity not set: limits and audit would key local users by address (issue 15)")
+	}
 	cfg.Security.Users.AllowUIDs = []string{"0"}
 	opts = harden(cfg, log, imds.Options{Source: imds.SourceFunc(nil)})
 	if opts.IdentifyCaller == nil {
