@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ func NewMFASession(ctx context.Context, opts MFAOptions) (*MFASession, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Region = firstNonEmpty(opts.Region, cfg.Region, FallbackRegion)
+	cfg.Region = cmp.Or(opts.Region, cfg.Region, FallbackRegion)
 	return &MFASession{
 		key:      mfaKey(opts),
 		serial:   opts.Serial,
@@ -181,11 +182,11 @@ func ResolveMFA(ctx context.Context, spec Spec, serial string, duration time.Dur
 		if shared.MFASerial == "" && serial == "" || shared.RoleARN == "" || shared.SourceProfileName == "" {
 			return Resolved{}, nil, false, nil
 		}
-		serial = firstNonEmpty(serial, shared.MFASerial)
+		serial = cmp.Or(serial, shared.MFASerial)
 		spec.RoleARN = shared.RoleARN
-		spec.Region = firstNonEmpty(spec.Region, shared.Region)
-		spec.ExternalID = firstNonEmpty(spec.ExternalID, shared.ExternalID)
-		spec.SessionName = firstNonEmpty(spec.SessionName, shared.RoleSessionName)
+		spec.Region = cmp.Or(spec.Region, shared.Region)
+		spec.ExternalID = cmp.Or(spec.ExternalID, shared.ExternalID)
+		spec.SessionName = cmp.Or(spec.SessionName, shared.RoleSessionName)
 		if spec.Duration == 0 && shared.RoleDurationSeconds != nil {
 			spec.Duration = *shared.RoleDurationSeconds
 		}
@@ -225,7 +226,7 @@ func (m *MFASession) Resolve(spec Spec) (Resolved, error) {
 	if spec.Region != "" {
 		cfg.Region = spec.Region
 	}
-	client := sts.NewFromConfig(cfg, endpointOption(firstNonEmpty(spec.STSEndpoint, m.endpoint)))
+	client := sts.NewFromConfig(cfg, endpointOption(cmp.Or(spec.STSEndpoint, m.endpoint)))
 	provider := stscreds.NewAssumeRoleProvider(client, spec.RoleARN, assumeOptions(spec, ""))
 	return Resolved{
 		Name:      RoleName(spec.RoleARN),

@@ -1,11 +1,11 @@
 package roles
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -57,7 +57,7 @@ func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 		}
 		shared = sc
 	}
-	region := firstNonEmpty(spec.Region, shared.Region)
+	region := cmp.Or(spec.Region, shared.Region)
 
 	switch {
 	case spec.RoleARN != "":
@@ -70,8 +70,8 @@ func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 		// external_id, mfa_serial, duration_seconds and role_session_name.
 		s := spec
 		s.RoleARN = shared.RoleARN
-		s.ExternalID = firstNonEmpty(spec.ExternalID, shared.ExternalID)
-		s.SessionName = firstNonEmpty(spec.SessionName, shared.RoleSessionName)
+		s.ExternalID = cmp.Or(spec.ExternalID, shared.ExternalID)
+		s.SessionName = cmp.Or(spec.SessionName, shared.RoleSessionName)
 		if s.Duration == 0 && shared.RoleDurationSeconds != nil {
 			s.Duration = *shared.RoleDurationSeconds
 		}
@@ -92,7 +92,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 	if err != nil {
 		return Resolved{}, err
 	}
-	region = firstNonEmpty(region, cfg.Region, FallbackRegion)
+	region = cmp.Or(region, cfg.Region, FallbackRegion)
 	cfg.Region = region
 	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
 		if spec.STSEndpoint != "" {
@@ -120,7 +120,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 // assumeOptions applies a Spec's parameters to stscreds options.
 func assumeOptions(spec Spec, mfaSerial string) func(*stscreds.AssumeRoleOptions) {
 	return func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = firstNonEmpty(spec.SessionName, DefaultSessionName())
+		o.RoleSessionName = cmp.Or(spec.SessionName, DefaultSessionName())
 		o.Duration = spec.Duration
 		if o.Duration == 0 {
 			// stscreds defaults to 15 minutes, exactly the botocore trap
@@ -145,10 +145,10 @@ func assumeOptions(spec Spec, mfaSerial string) func(*stscreds.AssumeRoleOptions
 func direct(ctx context.Context, spec Spec, shared config.SharedConfig, region string) (Resolved, error) {
 	cfg, err := loadConfig(ctx, spec.Profile, region, func(o *stscreds.AssumeRoleOptions) {
 		if o.Duration == 0 {
-			o.Duration = firstDuration(spec.Duration, DefaultDuration)
+			o.Duration = cmp.Or(spec.Duration, DefaultDuration)
 		}
 		if o.RoleSessionName == "" {
-			o.RoleSessionName = firstNonEmpty(spec.SessionName, DefaultSessionName())
+			o.RoleSessionName = cmp.Or(spec.SessionName, DefaultSessionName())
 		}
 		if o.SerialNumber != nil && o.TokenProvider == nil {
 			o.TokenProvider = spec.MFAToken
@@ -157,7 +157,7 @@ func direct(ctx context.Context, spec Spec, shared config.SharedConfig, region s
 	if err != nil {
 		return Resolved{}, err
 	}
-	r := Resolved{Region: firstNonEmpty(region, cfg.Region, FallbackRegion), Source: "profile " + spec.Profile}
+	r := Resolved{Region: cmp.Or(region, cfg.Region, FallbackRegion), Source: "profile " + spec.Profile}
 	if shared.RoleARN != "" {
 		r.Name, r.ARN, r.AccountID = RoleName(shared.RoleARN), shared.RoleARN, AccountID(shared.RoleARN)
 	} else {
@@ -217,22 +217,4 @@ func sharedFiles(o *config.LoadSharedConfigOptions) {
 	if f := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
 		o.CredentialsFiles = []string{f}
 	}
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func firstDuration(vs ...time.Duration) time.Duration {
-	for _, v := range vs {
-		if v != 0 {
-			return v
-		}
-	}
-	return 0
 }

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/imdsd/imdsd/config"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/imdsd/imdsd/control"
 	"github.com/imdsd/imdsd/internal/logging"
@@ -203,7 +202,7 @@ func writeNewConfig(path string, set configSettings) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	b := fillConfig(packaging.DefaultConfig(), [][2]string{
+	b := config.FillTemplate(packaging.DefaultConfig(), [][2]string{
 		{"role_arn", set.roleARN}, {"profile", set.profile}, {"region", set.region},
 	})
 	// O_EXCL: a config that appeared since the check is not overwritten.
@@ -217,61 +216,6 @@ func writeNewConfig(path string, set configSettings) error {
 	}
 	return f.Close()
 }
-
-// fillConfig sets keys in the config template tmpl: each key's commented
-// example line ("#role_arn: ...") becomes "role_arn: VALUE", so the
-// comments around it stay; a key without one is added at the end. Empty
-// values are left out.
-func fillConfig(tmpl []byte, keys [][2]string) []byte {
-	lines := strings.SplitAfter(string(tmpl), "\n")
-	var extra []string
-	for _, kv := range keys {
-		if kv[1] == "" {
-			continue
-		}
-		line := kv[0] + ": " + yamlScalar(kv[1]) + "\n"
-		found := false
-		for i, l := range lines {
-			if strings.HasPrefix(l, "#"+kv[0]+":") {
-				lines[i], found = line, true
-				break
-			}
-		}
-		if !found {
-			extra = append(extra, line)
-		}
-	}
-	out := strings.Join(lines, "")
-	if len(extra) > 0 {
-		if !strings.HasSuffix(out, "\n") {
-			out += "\n"
-		}
-		out += "\n" + strings.Join(extra, "")
-	}
-	return []byte(out)
-}
-
-// yamlScalar writes v as a YAML string: plain when it starts with a letter,
-// is made of the characters of ARNs, profile and region names and is no
-// YAML 1.1 boolean or null; else double-quoted (Go's escapes are YAML's).
-func yamlScalar(v string) string {
-	plain := v != "" && isLetter(rune(v[0]))
-	for _, r := range v {
-		if !isLetter(r) && !(r >= '0' && r <= '9') && !strings.ContainsRune(":/_.@+=,-", r) {
-			plain = false
-		}
-	}
-	switch strings.ToLower(v) {
-	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
-		plain = false
-	}
-	if plain {
-		return v
-	}
-	return strconv.Quote(v)
-}
-
-func isLetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
 
 // platformName names a service platform (service.Service.Platform, the
 // kardianos/service names such as "unix-systemv") as users know it
