@@ -12,10 +12,12 @@
 # 25 s settle, in which imdsd hands a burst's memory back: memtrim.go) and go_goroutines (from imdsd's metrics endpoint) is back at
 # its baseline.
 #
-# Each simulated client connects from its own loopback address (127.0.x.y)
-# as containers have their own: the per-client rate limit (1024/s) and
-# connection cap (128) apply to each, as in production. All traffic stays
-# on 127.0.0.0/8.
+# Each simulated client connects from its own loopback address (127.0.x.y).
+# The limits count a local caller by the uid owning its socket (issue 15),
+# and every simulated client here is this script's uid: so the per-caller
+# rate limit and connection cap are set to LOAD_CLIENTS times their
+# defaults (1024/s, burst 2048, 128 connections), the share each client
+# would have as its own caller. All traffic stays on 127.0.0.0/8.
 #
 #   scripts/load.sh
 #   LOAD_DURATION=10s LOAD_FLOOD=100000 scripts/load.sh   # a quick run
@@ -49,6 +51,9 @@ metrics_listen: 127.0.0.1:$mport
 control_socket: $WORK/control.sock
 state_file: $WORK/state.json
 log_level: warn
+rate_limit: $((LOAD_CLIENTS * 1024))
+rate_burst: $((LOAD_CLIENTS * 2048))
+max_conns_per_client: $((LOAD_CLIENTS * 128))
 YAML
 
 clean_env_cmd
