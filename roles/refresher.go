@@ -299,10 +299,12 @@ func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
 			s.lastErr, s.lastKind, s.lastCode = safe, kind, code
 			s.nextRefresh = next
 		})
-		r.fetchedOnce.Do(func() { close(r.fetched) })
 		if prev.lastErr == nil || failureKey(prev.lastErr, prev.lastKind, prev.lastCode) != failureKey(safe, kind, code) {
 			r.log.Error("refresh failed", "err", safe.Error(), "kind", kind, "code", code, "serving_until", r.servingUntil(prev))
 		}
+		// Closed after the log line: whoever waits on Fetched sees the
+		// whole outcome, the line included.
+		r.fetchedOnce.Do(func() { close(r.fetched) })
 		return false, next
 	}
 	next := r.nextRefresh(creds.Expires, now)
@@ -312,13 +314,13 @@ func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
 		s.lastErr, s.lastKind, s.lastCode = nil, KindNone, ""
 		s.lastRefresh, s.nextRefresh = now, next
 	})
-	r.fetchedOnce.Do(func() { close(r.fetched) })
 	attrs := []any{"access_key", KeyTail(creds.AccessKeyID), "expires", creds.Expires.UTC().Format(time.RFC3339)}
 	if prev.lastErr != nil {
 		r.log.Info("refresh recovered", attrs...)
 	} else {
 		r.log.Info("refreshed", attrs...)
 	}
+	r.fetchedOnce.Do(func() { close(r.fetched) })
 	return true, next
 }
 
