@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imdsd/imdsd/internal/testutil"
 	"github.com/imdsd/imdsd/peercred"
 )
 
@@ -31,46 +31,10 @@ import (
 // or honest client; its value is the mode.
 const clientEnv = "IMDSD_TEST_CLIENT"
 
-// localUser is a user made for one test.
-type localUser struct {
-	name     string
-	uid, gid int
-}
+// localUser is a real user made for one test (testutil.AddUser).
+type localUser = testutil.User
 
-var userSeq atomic.Int32
-
-// needRoot fails the test unless it runs as root: it cannot be skipped,
-// because it backs SECURITY.md's claims about other local users.
-func needRoot(tb testing.TB) {
-	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Fatal("this test makes users (useradd) and runs clients as them (setpriv): run it as root (CI does)")
-	}
-}
-
-// addUser makes a system user with a group of its own, removed when the
-// test ends.
-func addUser(tb testing.TB) localUser {
-	tb.Helper()
-	needRoot(tb)
-	name := fmt.Sprintf("imdsl%d-%d", os.Getpid()%100000, userSeq.Add(1))
-	if out, err := exec.Command("useradd", "-r", "-M", "-U", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
-		tb.Fatalf("useradd %s: %v\n%s", name, err, out)
-	}
-	tb.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			tb.Errorf("userdel %s: %v\n%s", name, err, out)
-		}
-		_ = exec.Command("groupdel", name).Run() // gone with the user on most systems
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return localUser{name: name, uid: uid, gid: gid}
-}
+func addUser(tb testing.TB) localUser { tb.Helper(); return testutil.AddUser(tb) }
 
 // clientBinary returns a copy of this test binary that every user may run,
 // removed when the test ends.
@@ -103,7 +67,7 @@ func clientCmd(tb testing.TB, bin string, u localUser, mode, addr string, n int)
 	if err != nil {
 		tb.Fatal("setpriv not found: install util-linux")
 	}
-	cmd := exec.Command(setpriv, "--reuid="+strconv.Itoa(u.uid), "--regid="+strconv.Itoa(u.gid), "--clear-groups", "--",
+	cmd := exec.Command(setpriv, "--reuid="+strconv.Itoa(u.UID), "--regid="+strconv.Itoa(u.GID), "--clear-groups", "--",
 		bin, "-test.run=^TestHelperIMDSClient$")
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", clientEnv + "=" + mode,
@@ -117,9 +81,9 @@ func runClient(tb testing.TB, bin string, u localUser, mode, addr string, n int)
 	tb.Helper()
 	out, err := clientCmd(tb, bin, u, mode, addr, n).CombinedOutput()
 	if err != nil {
-		tb.Fatalf("client %s as uid %d: %v\n%s", mode, u.uid, err, out)
+		tb.Fatalf("client %s as uid %d: %v\n%s", mode, u.UID, err, out)
 	}
-	tb.Logf("client %s as uid %d: %s", mode, u.uid, strings.TrimSpace(string(out)))
+	tb.Logf("client %s as uid %d: %s", mode, u.UID, strings.TrimSpace(string(out)))
 	return counts(tb, string(out))
 }
 
@@ -160,20 +124,20 @@ func startClient(tb testing.TB, bin string, u localUser, mode, addr string, n in
 	tb.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		tb.Logf("client %s as uid %d: %s", mode, u.uid, sc.Text())
+		tb.Logf("client %s as uid %d: %s", mode, u.UID, sc.Text())
 		if sc.Text() == "ready" {
 			go func() { _, _ = io.Copy(io.Discard, stdout) }()
 			return
 		}
 	}
-	tb.Fatalf("client %s as uid %d ended before it was ready", mode, u.uid)
+	tb.Fatalf("client %s as uid %d ended before it was ready", mode, u.UID)
 }
 
 // newHostileServer runs a server with the default per-caller limits and
 // ConnIdentity from peercred, on 127.0.0.1, logging to a counting handler.
 func newHostileServer(t *testing.T, opts Options) (*Server, string, func() error, *countingHandler) {
 	t.Helper()
-	needRoot(t)
+	testutil.NeedRoot(t)
 	log, lines := newCountingLogger(t)
 	if opts.Source == nil {
 		opts.Source = staticSource(Role{Name: "demo", Credentials: testCreds(time.Now())}, nil)
@@ -214,8 +178,8 @@ func TestHostile_RateLimitIsPerUser(t *testing.T) {
 		t.Errorf("SecurityStats().RateLimited = %d, want 52", n)
 	}
 	// Named once in the window, with its uid and count; the victim never.
-	if l := lines.matching(msgRateLimited); len(l) != 1 || !strings.Contains(l[0], fmt.Sprintf("caller=uid=%d ", flooder.uid)) || !strings.Contains(l[0], "refused=1") {
-		t.Errorf("rate limit lines = %q, want one naming caller=uid=%d", l, flooder.uid)
+	if l := lines.matching(msgRateLimited); len(l) != 1 || !strings.Contains(l[0], fmt.Sprintf("caller=uid=%d ", flooder.UID)) || !strings.Contains(l[0], "refused=1") {
+		t.Errorf("rate limit lines = %q, want one naming caller=uid=%d", l, flooder.UID)
 	}
 }
 
@@ -263,11 +227,11 @@ func TestHostile_AuditPerUser(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	served := lines.matching("credentials served", fmt.Sprintf("caller=uid=%d", u.uid))
-	again := lines.matching("credentials served again", fmt.Sprintf("caller=uid=%d", u.uid), "times=299")
+	served := lines.matching("credentials served", fmt.Sprintf("caller=uid=%d", u.UID))
+	again := lines.matching("credentials served again", fmt.Sprintf("caller=uid=%d", u.UID), "times=299")
 	if len(served) != 1 || len(again) != 1 || len(lines.all()) != 2 {
 		all := lines.all()
-		t.Fatalf("%d audit lines, first %q; want one served and one served again (times=299) for uid %d", len(all), all[:min(3, len(all))], u.uid)
+		t.Fatalf("%d audit lines, first %q; want one served and one served again (times=299) for uid %d", len(all), all[:min(3, len(all))], u.UID)
 	}
 }
 
