@@ -11,13 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 // TestServer_SurvivesEMFILE: running out of file descriptors used to end
@@ -27,31 +24,7 @@ import (
 // then a ninth.
 func TestServer_SurvivesEMFILE(t *testing.T) {
 	path := filepath.Join(t.TempDir(), SocketName)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLowFDs$")
-	cmd.Env = append(os.Environ(), "CONTROL_LOWFD_SOCKET="+path)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr := &testproc.Buffer{}, &testproc.Buffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("server process: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("server process did not stop")
-		}
-	})
+	stdout, stderr := testutil.StartChild(t, "TestHelperLowFDs", "CONTROL_LOWFD_SOCKET="+path)
 	waitFor(t, "the server to be ready", func() bool { return strings.Contains(stdout.String(), "ready") })
 
 	conns := make([]net.Conn, 8)

@@ -12,43 +12,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/imdsd/imdsd/internal/testproc"
 )
 
 // TestMetrics_SurvivesEMFILE: out of file descriptors, the metrics
 // listener keeps accepting once some are free (issue 15 item 4). Its
 // process may hold two connections and is sent eight at once.
 func TestMetrics_SurvivesEMFILE(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLowFDs$")
-	cmd.Env = append(os.Environ(), "METRICS_LOWFD=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, stderr := &testproc.Buffer{}, &testproc.Buffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("server process: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("server process did not stop")
-		}
-	})
+	stdout, stderr := testutil.StartChild(t, "TestHelperLowFDs", "METRICS_LOWFD=1")
 	var addr string
 	waitFor(t, "the server's address", func() bool {
 		line, ok := strings.CutPrefix(stdout.String(), "listening ")
