@@ -25,7 +25,7 @@ var layers = map[string][]string{
 	"access": {"peercred"},
 	// The running role set: built from the config, reloaded as a diff,
 	// MFA, the control operations; it answers imds as its Source.
-	"daemon": {"access", "config", "containers", "control", "imds", "metrics", "nat", "peercred", "roles"},
+	"daemon": {"access", "config", "containers", "control", "imds", "kube", "metrics", "nat", "peercred", "roles"},
 	// The diagnosis of `imdsd doctor`: it asks the daemon as a client does.
 	"doctor": {"config", "control", "imds", "internal", "nat", "peercred", "roles"},
 	// Helpers, each wired by cmd.
@@ -33,6 +33,8 @@ var layers = map[string][]string{
 	"metrics":    {},
 	"nat":        {},
 	"containers": {},
+	// The Kubernetes identity source (pods by address, TokenReview).
+	"kube": {},
 	"linklocal":  {},
 	"peercred":   {},
 	"packaging":  {},
