@@ -34,12 +34,12 @@ var layers = map[string][]string{
 	"nat":        {},
 	"containers": {},
 	// The Kubernetes identity source (pods by address, TokenReview).
-	"kube": {},
-	"linklocal":  {},
-	"peercred":   {},
-	"packaging":  {},
-	"internal":   {"internal", "roles", "imds"},
-	"scripts":    {"imds", "roles", "internal"},
+	"kube":      {},
+	"linklocal": {},
+	"peercred":  {},
+	"packaging": {},
+	"internal":  {"internal", "roles", "imds"},
+	"scripts":   {"imds", "roles", "internal"},
 }
 
 // noHTTP are packages that must not reach net/http, even indirectly.
