@@ -35,8 +35,9 @@ type Recorder struct {
 	// URL is the proxy's base URL, to be used as the STS endpoint.
 	URL string
 
-	mu   sync.Mutex
-	reqs []Request
+	mu      sync.Mutex
+	reqs    []Request
+	changed chan struct{} // closed and replaced at each request
 }
 
 // Start starts a recorder in front of target (moto's URL) and stops it
@@ -47,7 +48,7 @@ func Start(tb testing.TB, target string) *Recorder {
 	if err != nil {
 		tb.Fatalf("stsrecord: target %q: %v", target, err)
 	}
-	r := &Recorder{}
+	r := &Recorder{changed: make(chan struct{})}
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
@@ -69,6 +70,8 @@ func Start(tb testing.TB, target string) *Recorder {
 		}
 		r.mu.Lock()
 		r.reqs = append(r.reqs, rec)
+		close(r.changed)
+		r.changed = make(chan struct{})
 		r.mu.Unlock()
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.ContentLength = int64(len(body))
@@ -77,6 +80,13 @@ func Start(tb testing.TB, target string) *Recorder {
 	tb.Cleanup(srv.Close)
 	r.URL = srv.URL
 	return r
+}
+
+// Changed returns a channel closed at the next request recorded.
+func (r *Recorder) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
 }
 
 // Requests returns a copy of every recorded request, oldest first.

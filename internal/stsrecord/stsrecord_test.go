@@ -39,3 +39,25 @@ func TestRecorder_RecordsAndForwards(t *testing.T) {
 		t.Errorf("Action(GetCallerIdentity) = %d requests, want 0", n)
 	}
 }
+
+// TestRecorder_Changed: Changed is closed by the next request, not before.
+func TestRecorder_Changed(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(target.Close)
+	rec := Start(t, target.URL)
+	ch := rec.Changed()
+	select {
+	case <-ch:
+		t.Fatal("Changed closed with no request")
+	default:
+	}
+	resp, err := http.PostForm(rec.URL, url.Values{"Action": {"GetCallerIdentity"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-ch // closed by the request; a hang here is the failure
+	if len(rec.Action("GetCallerIdentity")) != 1 {
+		t.Error("the request was not recorded")
+	}
+}
