@@ -20,6 +20,8 @@ const (
 	KindInt                  // an integer
 	KindDuration             // a duration such as 45m or 1h
 	KindNested               // a mapping or list with keys of its own
+	KindTags                 // a mapping of strings (roles.Tags)
+	KindSet                  // a string or a list of strings, order and repeats not kept (roles.List)
 )
 
 // Key is one config key: everything imdsd knows of it is here.
@@ -171,6 +173,26 @@ func RoleKeys() []RoleKey {
 			def: func(d *roles.Def) any { return &d.Duration }},
 		{Key: Key{Name: "external_id", Kind: KindString, Doc: "external `ID` for AssumeRole", Secret: true},
 			def: func(d *roles.Def) any { return &d.ExternalID }},
+		{Key: Key{Name: "web_identity_token_file", Kind: KindString, Doc: "`file` of an OIDC token for AssumeRoleWithWebIdentity, read again at every refresh"},
+			def: func(d *roles.Def) any { return &d.WebIdentityTokenFile }},
+		{Key: Key{Name: "web_identity_token_command", Kind: KindString, Doc: "shell `command` whose output is an OIDC token for AssumeRoleWithWebIdentity, run at every refresh (30s timeout)"},
+			def: func(d *roles.Def) any { return &d.WebIdentityTokenCommand }},
+		{Key: Key{Name: "web_identity_github", Kind: KindBool, Doc: "get the OIDC token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) at every refresh"},
+			def: func(d *roles.Def) any { return &d.WebIdentityGitHub }},
+		{Key: Key{Name: "web_identity_audience", Kind: KindString, Doc: "`audience` asked of GitHub's OIDC endpoint", Default: roles.DefaultWebIdentityAudience},
+			def: func(d *roles.Def) any { return &d.WebIdentityAudience }},
+		{Key: Key{Name: "source_role", Kind: KindString, Doc: "`name` of another role of this config whose credentials assume this one (chaining: sessions of at most 1h)"},
+			def: func(d *roles.Def) any { return &d.SourceRole }},
+		{Key: Key{Name: "tags", Kind: KindTags, Doc: "session tags, `KEY=VALUE` as a flag (may repeat)"},
+			def: func(d *roles.Def) any { return &d.Tags }},
+		{Key: Key{Name: "transitive_tag_keys", Kind: KindSet, Doc: "session tag `keys` passed on to chained sessions"},
+			def: func(d *roles.Def) any { return &d.TransitiveTagKeys }},
+		{Key: Key{Name: "source_identity", Kind: KindString, Doc: "source `identity` for AssumeRole, kept through chaining"},
+			def: func(d *roles.Def) any { return &d.SourceIdentity }},
+		{Key: Key{Name: "policy_file", Kind: KindString, Doc: "`file` of an inline JSON session policy (at most 2,048 characters compacted), read again at every refresh"},
+			def: func(d *roles.Def) any { return &d.PolicyFile }},
+		{Key: Key{Name: "policy_arns", Kind: KindSet, Doc: "managed session policy `ARNs` (at most 10)"},
+			def: func(d *roles.Def) any { return &d.PolicyARNs }},
 		{Key: Key{Name: "min_remaining", Kind: KindDuration, Doc: "least lifetime served credentials have"}, FlatOnly: true,
 			def: func(d *roles.Def) any { return &d.MinRemaining }},
 		{Key: Key{Name: "mfa_serial", Kind: KindString, Doc: "MFA device `ARN` of the source credentials; the role is assumed from an 'imdsd mfa' session"}, FlatOnly: true,
@@ -227,6 +249,10 @@ func plainValue(kind Kind, ptr any) func(*yaml.Node) error {
 		return intValue(p)
 	case *time.Duration:
 		return durationValue(p)
+	case *roles.Tags:
+		return tagsValue(p)
+	case *roles.List:
+		return setValue(p)
 	}
 	panic("config: key of unknown type") // a bad table, caught by TestKeys_Table
 }

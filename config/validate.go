@@ -100,6 +100,10 @@ func validateRole(d roles.Def, bad func(name, value string, err error) error) er
 	if d.Duration != 0 && roles.ValidateDuration(d.Duration) != nil {
 		return bad("duration", d.Duration.String(), roles.ErrInvalidDuration)
 	}
+	var ke *roles.KeyError
+	if err := d.CheckSource(); errors.As(err, &ke) {
+		return bad(ke.Key, ke.Value, ke.Err)
+	}
 	return nil
 }
 
@@ -123,6 +127,10 @@ func (c Config) validateMulti(field func(string) string) error {
 		if err != nil {
 			return err
 		}
+	}
+	var ke *roles.KeyError
+	if _, err := roles.ChainOrder(c.RoleDefs()); errors.As(err, &ke) {
+		return bad(ke.Key, ke.Value, 0, ke.Err)
 	}
 	for i, r := range c.Clients {
 		key := fmt.Sprintf("clients[%d]", i)

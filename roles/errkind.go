@@ -52,6 +52,11 @@ const (
 	KindExpiredSource ErrorKind = "expired-source"
 	// KindNoSource: the SDK found no source credentials at all.
 	KindNoSource ErrorKind = "no-source"
+	// KindWebIdentityToken: the web identity token could not be had or is
+	// unusable (ErrWebIdentityToken: missing, unreadable, empty, expired),
+	// or STS refused it (InvalidIdentityToken, IDPRejectedClaim). Fix: the
+	// token's source, or the role's trust policy for the token's claims.
+	KindWebIdentityToken ErrorKind = "web-identity-token"
 	// KindOther: anything else, including an AWS error code not listed
 	// above (InternalFailure, say).
 	KindOther ErrorKind = "other"
@@ -77,6 +82,8 @@ var kindByCode = map[string]ErrorKind{
 	"TooManyRequestsException":    KindThrottled,
 	"ExpiredToken":                KindExpiredSource,
 	"ExpiredTokenException":       KindExpiredSource,
+	"InvalidIdentityToken":        KindWebIdentityToken,
+	"IDPRejectedClaim":            KindWebIdentityToken,
 }
 
 // Texts of SDK and imdsd errors that have no type to match, or whose type
@@ -125,6 +132,8 @@ func Classify(err error) ErrorKind {
 		return KindNone
 	case errors.Is(err, ErrMFARequired), errors.As(err, &noToken), containsAny(text, mfaTexts):
 		return KindNeedsMFA
+	case errors.Is(err, ErrWebIdentityToken):
+		return KindWebIdentityToken
 	case errors.As(err, &sso):
 		return KindExpiredSource
 	case errors.As(err, &api) && api.ErrorCode() != "":

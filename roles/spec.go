@@ -28,6 +28,9 @@ type Spec struct {
 	// MFAToken supplies a code when the role needs MFA (mfa_serial). When
 	// nil, such a role fails with a message that says so.
 	MFAToken func() (string, error)
+	// SourceCredentials are the credentials of the role SourceRole names
+	// (the daemon's refresher of it); required when SourceRole is set.
+	SourceCredentials aws.CredentialsProvider
 }
 
 // Resolved is a Spec made ready: what to show and how to fetch.
@@ -44,11 +47,17 @@ type Resolved struct {
 	// Source tells, for logs, where the source credentials come from.
 	Source  string
 	Fetcher Fetcher
+	// Warnings are what Resolve changed of the definition and why (a
+	// chained role's duration clamped to an hour), to be logged.
+	Warnings []string
 }
 
 // Resolve reads the shared config (for a profile) and builds the Fetcher for
 // spec. It makes no network call.
 func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
+	if err := spec.checkSpec(); err != nil {
+		return Resolved{}, err
+	}
 	var shared config.SharedConfig
 	if spec.Profile != "" {
 		sc, err := config.LoadSharedConfigProfile(ctx, spec.Profile, sharedFiles)
@@ -60,6 +69,10 @@ func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 	region := cmp.Or(spec.Region, shared.Region)
 
 	switch {
+	case spec.SourceRole != "":
+		return resolveChained(spec, region)
+	case spec.IsWebIdentity():
+		return resolveWebIdentity(spec, region)
 	case spec.RoleARN != "":
 		// Source credentials: the named profile (which may itself be a
 		// role: then this is role chaining) or the default chain.
@@ -99,8 +112,6 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 			o.BaseEndpoint = aws.String(spec.STSEndpoint)
 		}
 	})
-	opts := assumeOptions(spec, mfaSerial)
-	provider := stscreds.NewAssumeRoleProvider(client, spec.RoleARN, opts)
 	src := "default chain"
 	if sourceProfile != "" {
 		src = "profile " + sourceProfile
@@ -111,9 +122,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 		AccountID: AccountID(spec.RoleARN),
 		Region:    region,
 		Source:    src,
-		// The provider is called directly, never through
-		// aws.CredentialsCache, so Expires is STS's own Expiration.
-		Fetcher: FetcherFunc(provider.Retrieve),
+		Fetcher:   assumeFetcher(client, spec, mfaSerial),
 	}, nil
 }
 
