@@ -38,6 +38,17 @@ type Def struct {
 	MFADuration time.Duration
 	// MinRemaining is the least lifetime served credentials have.
 	MinRemaining time.Duration
+
+	// IAM Roles Anywhere (roles/anywhere): when TrustAnchorARN is set,
+	// RoleARN is assumed through CreateSession, signed with the
+	// certificate and private key read from these PEM files at every
+	// refresh.
+	Certificate           string
+	CertificateChain      string
+	PrivateKey            string
+	TrustAnchorARN        string
+	ProfileARN            string
+	RolesAnywhereEndpoint string
 }
 
 // Spec returns d as Resolve takes it. Its MFAToken is nil: no daemon

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/imdsd/imdsd/roles/anywhere"
 )
 
 // ErrorKind sorts a refresh failure by what the user has to do about it,
@@ -52,6 +54,15 @@ const (
 	KindExpiredSource ErrorKind = "expired-source"
 	// KindNoSource: the SDK found no source credentials at all.
 	KindNoSource ErrorKind = "no-source"
+	// KindExpiredCertificate: a Roles Anywhere role's certificate has
+	// expired or is not valid yet. Fix: renew it (the file is read again
+	// at the next refresh).
+	KindExpiredCertificate ErrorKind = "expired-certificate"
+	// KindUntrustedCertificate: Roles Anywhere refuses the certificate:
+	// its CA is not the trust anchor's. Fix: the trust anchor, or a
+	// certificate from its CA (with certificate_chain for an
+	// intermediate).
+	KindUntrustedCertificate ErrorKind = "untrusted-certificate"
 	// KindOther: anything else, including an AWS error code not listed
 	// above (InternalFailure, say).
 	KindOther ErrorKind = "other"
@@ -123,6 +134,12 @@ func Classify(err error) ErrorKind {
 	switch {
 	case err == nil:
 		return KindNone
+	case errors.Is(err, anywhere.ErrCertExpired), errors.Is(err, anywhere.ErrCertNotYet):
+		return KindExpiredCertificate
+	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException" && strings.Contains(strings.ToLower(api.ErrorMessage()), "untrusted"):
+		return KindUntrustedCertificate
+	case errors.As(err, new(*anywhere.FileError)):
+		return KindInvalidSource
 	case errors.Is(err, ErrMFARequired), errors.As(err, &noToken), containsAny(text, mfaTexts):
 		return KindNeedsMFA
 	case errors.As(err, &sso):

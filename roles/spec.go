@@ -28,6 +28,9 @@ type Spec struct {
 	// MFAToken supplies a code when the role needs MFA (mfa_serial). When
 	// nil, such a role fails with a message that says so.
 	MFAToken func() (string, error)
+	// CheckKeyFile, when set, vets a Roles Anywhere private key's file
+	// before each read (the config's trust check).
+	CheckKeyFile func(path string) error
 }
 
 // Resolved is a Spec made ready: what to show and how to fetch.
@@ -44,6 +47,9 @@ type Resolved struct {
 	// Source tells, for logs, where the source credentials come from.
 	Source  string
 	Fetcher Fetcher
+	// Certificate tells of a Roles Anywhere role's certificate; nil for
+	// other roles.
+	Certificate *CertificateWatch
 }
 
 // Resolve reads the shared config (for a profile) and builds the Fetcher for
@@ -60,6 +66,8 @@ func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 	region := cmp.Or(spec.Region, shared.Region)
 
 	switch {
+	case spec.TrustAnchorARN != "":
+		return resolveAnywhere(spec)
 	case spec.RoleARN != "":
 		// Source credentials: the named profile (which may itself be a
 		// role: then this is role chaining) or the default chain.

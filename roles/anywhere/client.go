@@ -24,9 +24,9 @@ const maxResponse = 1 << 20
 
 // Errors of CreateSession, matched with errors.Is.
 var (
-	ErrCertExpired    = errors.New("the certificate has expired: renew it (the daemon reads the new file at its next refresh)")
-	ErrCertNotYet     = errors.New("the certificate is not valid yet: check the clock, or the certificate's notBefore")
-	ErrBadResponse    = errors.New("CreateSession answered with no credentials")
+	ErrCertExpired = errors.New("the certificate has expired: renew it (the daemon reads the new file at its next refresh)")
+	ErrCertNotYet  = errors.New("the certificate is not valid yet: check the clock, or the certificate's notBefore")
+	ErrBadResponse = errors.New("CreateSession answered with no credentials")
 )
 
 // Endpoint returns CreateSession's endpoint in region.
