@@ -50,6 +50,7 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 	} else {
 		spec := def.Spec()
 		spec.MFAToken = func() (string, error) { return "", roles.ErrMFARequired }
+		spec.CheckKeyFile = config.CheckKeyFile // a Roles Anywhere key, vetted at every read
 		if r, err = roles.Resolve(ctx, spec); err != nil {
 			return nil, err
 		}
