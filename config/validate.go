@@ -40,7 +40,7 @@ func (c Config) validate(field func(string) string) error {
 	if c.IMDSv2 != IMDSv2Optional && c.IMDSv2 != IMDSv2Required {
 		return bad("imdsv2", c.IMDSv2, ErrBadIMDSv2)
 	}
-	if c.Role.RoleARN == "" && c.Role.Profile == "" && len(c.Roles) == 0 {
+	if c.Role.RoleARN == "" && c.Role.Profile == "" && c.Role.TrustAnchorARN == "" && len(c.Roles) == 0 {
 		return bad("role_arn", "", ErrNoRoleOrSource)
 	}
 	if err := validateRole(c.Role, bad); err != nil {
@@ -104,7 +104,7 @@ func validateRole(d roles.Def, bad func(name, value string, err error) error) er
 	if err := d.CheckSource(); errors.As(err, &ke) {
 		return bad(ke.Key, ke.Value, ke.Err)
 	}
-	return nil
+	return validateAnywhere(d, bad)
 }
 
 // validateMulti checks roles:, clients:, containers: and
@@ -118,7 +118,7 @@ func (c Config) validateMulti(field func(string) string) error {
 		if !validRoleName(r.Def.Name) {
 			return bad(key, "", r.Line, ErrBadRoleName)
 		}
-		if r.Def.RoleARN == "" && r.Def.Profile == "" {
+		if r.Def.RoleARN == "" && r.Def.Profile == "" && r.Def.TrustAnchorARN == "" {
 			return bad(key, "", r.Line, ErrRoleNoSource)
 		}
 		err := validateRole(r.Def, func(name, value string, err error) error {

@@ -70,6 +70,7 @@ type RoleStatus struct {
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
 	// ErrorKind is the kind of the last failure (roles.ErrorKind: needs-mfa,
+	// expired-certificate, untrusted-certificate,
 	// access-denied, invalid-source, throttled, network, expired-source,
 	// no-source, other), for tools that say what to do about it.
 	ErrorKind   string     `json:"error_kind,omitempty"`

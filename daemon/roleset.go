@@ -55,6 +55,7 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		if source != nil {
 			spec.SourceCredentials = source.credentialsProvider()
 		}
+		spec.CheckKeyFile = config.CheckKeyFile // a Roles Anywhere key, vetted at every read
 		if r, err = roles.Resolve(ctx, spec); err != nil {
 			return nil, err
 		}
