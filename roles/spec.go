@@ -28,6 +28,9 @@ type Spec struct {
 	// MFAToken supplies a code when the role needs MFA (mfa_serial). When
 	// nil, such a role fails with a message that says so.
 	MFAToken func() (string, error)
+	// Sources shares the source credentials' SDK config among the roles
+	// resolved together; nil loads it for this role alone.
+	Sources *SourceConfigs
 }
 
 // Resolved is a Spec made ready: what to show and how to fetch.
@@ -88,7 +91,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 	if err := ValidateARN(spec.RoleARN); err != nil {
 		return Resolved{}, err
 	}
-	cfg, err := loadConfig(ctx, sourceProfile, region, nil)
+	cfg, err := spec.Sources.load(ctx, sourceProfile, region)
 	if err != nil {
 		return Resolved{}, err
 	}
