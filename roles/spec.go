@@ -34,6 +34,9 @@ type Spec struct {
 	// CheckKeyFile, when set, vets a Roles Anywhere private key's file
 	// before each read (the config's trust check).
 	CheckKeyFile func(path string) error
+	// Sources shares the source credentials' SDK config among the roles
+	// resolved together; nil loads it for this role alone.
+	Sources *SourceConfigs
 }
 
 // Resolved is a Spec made ready: what to show and how to fetch.
@@ -109,7 +112,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 	if err := ValidateARN(spec.RoleARN); err != nil {
 		return Resolved{}, err
 	}
-	cfg, err := loadConfig(ctx, sourceProfile, region, nil)
+	cfg, err := spec.Sources.load(ctx, sourceProfile, region)
 	if err != nil {
 		return Resolved{}, err
 	}
