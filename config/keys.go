@@ -130,7 +130,7 @@ func Keys() []Key {
 			field:  func(c *Config) any { return &c.Roles },
 			decode: func(c *Config) func(*yaml.Node) error { return rolesValue(&c.Roles) }},
 		Key{Name: "clients", Kind: KindNested,
-			Doc:    "rules giving callers a role: [{cidr|container_label, role}], first match wins",
+			Doc:    "rules giving callers a role: [{cidr|container_label|namespace|service_account, role}], first match wins",
 			field:  func(c *Config) any { return &c.Clients },
 			decode: func(c *Config) func(*yaml.Node) error { return clientsValue(&c.Clients) }},
 		Key{Name: "containers", Kind: KindNested, Restart: true,
@@ -141,6 +141,13 @@ func Keys() []Key {
 			Doc:    "the loopback container credentials endpoint: {listen, token_file, token_group}",
 			field:  func(c *Config) any { return &c.ContainerEndpoint },
 			decode: func(c *Config) func(*yaml.Node) error { return containerEndpointValue(&c.ContainerEndpoint) }},
+		Key{Name: "kubernetes", Kind: KindNested, Restart: true,
+			Doc: "Kubernetes node agent: {enabled, node_name ($NODE_NAME), kubeconfig, base_role_arn, default_role, " +
+				"namespace_restrictions (true), namespace_restriction_format (glob|regexp), session_per_pod (true), " +
+				"audience (pods.eks.amazonaws.com), wait (1s), grace (5m), prefetch_grace (10m), max_roles (256), " +
+				"interfaces (cali+ cni0 veth+ eni+ lxc+), print_rules, profile, region, sts_endpoint, source_role}",
+			field:  func(c *Config) any { return &c.Kubernetes },
+			decode: func(c *Config) func(*yaml.Node) error { return kubernetesValue(&c.Kubernetes) }},
 	)
 }
 

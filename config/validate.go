@@ -134,7 +134,7 @@ func (c Config) validateMulti(field func(string) string) error {
 	}
 	for i, r := range c.Clients {
 		key := fmt.Sprintf("clients[%d]", i)
-		if r.Role == "" || (!r.CIDR.IsValid() && r.ContainerLabel == "") {
+		if r.Role == "" || (!r.CIDR.IsValid() && r.ContainerLabel == "" && r.Namespace == "" && r.ServiceAccount == "") {
 			return bad(key, "", r.Line, ErrRuleNoRole)
 		}
 		if r.Role != RoleNone && !c.HasRole(r.Role) {
@@ -143,6 +143,9 @@ func (c Config) validateMulti(field func(string) string) error {
 	}
 	if d := c.Containers.DefaultRole; d != "" && d != RoleNone && !c.HasRole(d) {
 		return bad("containers.default_role", d, 0, ErrRuleUnknownRole)
+	}
+	if err := c.Kubernetes.validate(c, bad); err != nil {
+		return err
 	}
 	return c.Containers.validate(c.ContainerEndpoint, bad)
 }
