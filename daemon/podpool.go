@@ -60,7 +60,7 @@ func (p *podPool) acquire(ctx context.Context, def roles.Def, uid string) (e *ro
 		return pe.e, false, nil
 	}
 	// Resolving reads the AWS shared files: outside the lock.
-	e, err = resolveRole(ctx, def, p.log, p.observe, nil)
+	e, err = resolveRole(ctx, def, p.log, p.observe, nil, nil, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("role %s for pods: %w", def.RoleARN, err)
 	}
