@@ -196,10 +196,14 @@ func TestRBAC_AgentHasExactlyWhatItNeeds(t *testing.T) {
 			}
 			return err
 		},
-		"get a pod":        func() error { _, err := agent.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{}); return err },
-		"get a namespace":  func() error { _, err := agent.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); return err },
-		"list namespaces":  func() error { _, err := agent.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); return err },
-		"watch namespaces": func() error { w, err := agent.CoreV1().Namespaces().Watch(ctx, metav1.ListOptions{}); stopWatch(w, err); return err },
+		"get a pod":       func() error { _, err := agent.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{}); return err },
+		"get a namespace": func() error { _, err := agent.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); return err },
+		"list namespaces": func() error { _, err := agent.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); return err },
+		"watch namespaces": func() error {
+			w, err := agent.CoreV1().Namespaces().Watch(ctx, metav1.ListOptions{})
+			stopWatch(w, err)
+			return err
+		},
 		"create a TokenReview": func() error {
 			r, err := agent.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{
 				Token: podToken, Audiences: []string{"pods.eks.amazonaws.com"},
@@ -241,10 +245,13 @@ func TestRBAC_AgentHasExactlyWhatItNeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	forbidden := map[string]func() error{
-		"get a secret":      func() error { _, err := agent.CoreV1().Secrets(ns).Get(ctx, "any", metav1.GetOptions{}); return err },
-		"list secrets":      func() error { _, err := agent.CoreV1().Secrets("").List(ctx, metav1.ListOptions{}); return err },
-		"list configmaps":   func() error { _, err := agent.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{}); return err },
-		"get its configmap": func() error { _, err := agent.CoreV1().ConfigMaps(agentNamespace).Get(ctx, "imdsd", metav1.GetOptions{}); return err },
+		"get a secret":    func() error { _, err := agent.CoreV1().Secrets(ns).Get(ctx, "any", metav1.GetOptions{}); return err },
+		"list secrets":    func() error { _, err := agent.CoreV1().Secrets("").List(ctx, metav1.ListOptions{}); return err },
+		"list configmaps": func() error { _, err := agent.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{}); return err },
+		"get its configmap": func() error {
+			_, err := agent.CoreV1().ConfigMaps(agentNamespace).Get(ctx, "imdsd", metav1.GetOptions{})
+			return err
+		},
 		"exec into a pod": func() error {
 			return agent.CoreV1().RESTClient().Post().Namespace(ns).Resource("pods").Name(pod.Name).SubResource("exec").
 				Param("command", "id").Param("stdout", "true").Do(ctx).Error()
@@ -281,8 +288,10 @@ func TestRBAC_AgentHasExactlyWhatItNeeds(t *testing.T) {
 			_, err := agent.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "app", &authnv1.TokenRequest{}, metav1.CreateOptions{})
 			return err
 		},
-		"get nodes":              func() error { _, err := agent.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); return err },
-		"delete an event":        func() error { return agent.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}) },
+		"get nodes": func() error { _, err := agent.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); return err },
+		"delete an event": func() error {
+			return agent.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		},
 		"edit its own ClusterRole": func() error { return agent.RbacV1().ClusterRoles().Delete(ctx, "imdsd", metav1.DeleteOptions{}) },
 		"impersonate an admin": func() error {
 			_, err := imp.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
