@@ -6,6 +6,8 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/imdsd/imdsd/roles"
 )
 
 // FlagName returns the flag that sets a config-file key: role_arn is
@@ -37,6 +39,10 @@ func NewFlags(name string) *Flags {
 		switch p := k.field(&f.parsed).(type) {
 		case *[]string:
 			f.fs.Var(&listFlag{p}, name, usage+"; may repeat")
+		case *roles.Tags:
+			f.fs.Var(&tagsFlag{p}, name, usage)
+		case *roles.List:
+			f.fs.Var(&setFlag{p}, name, usage+"; may repeat")
 		default:
 			registerFlag(f.fs, name, usage, p)
 		}

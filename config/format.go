@@ -25,6 +25,9 @@ func formatValue(v reflect.Value) string {
 		}
 		return strconv.Quote(d.String())
 	}
+	if s, ok := formatRoleParam(v.Interface()); ok {
+		return s
+	}
 	switch v.Kind() {
 	case reflect.String:
 		return strconv.Quote(v.String())

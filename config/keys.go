@@ -20,6 +20,8 @@ const (
 	KindInt                  // an integer
 	KindDuration             // a duration such as 45m or 1h
 	KindNested               // a mapping or list with keys of its own
+	KindTags                 // a mapping of strings (roles.Tags)
+	KindSet                  // a string or a list of strings, order and repeats not kept (roles.List)
 )
 
 // Key is one config key: everything imdsd knows of it is here.
@@ -128,7 +130,7 @@ func Keys() []Key {
 			field:  func(c *Config) any { return &c.Roles },
 			decode: func(c *Config) func(*yaml.Node) error { return rolesValue(&c.Roles) }},
 		Key{Name: "clients", Kind: KindNested,
-			Doc:    "rules giving callers a role: [{cidr|container_label, role}], first match wins",
+			Doc:    "rules giving callers a role: [{cidr|container_label|namespace|service_account, role}], first match wins",
 			field:  func(c *Config) any { return &c.Clients },
 			decode: func(c *Config) func(*yaml.Node) error { return clientsValue(&c.Clients) }},
 		Key{Name: "containers", Kind: KindNested, Restart: true,
@@ -139,6 +141,13 @@ func Keys() []Key {
 			Doc:    "the loopback container credentials endpoint: {listen, token_file, token_group}",
 			field:  func(c *Config) any { return &c.ContainerEndpoint },
 			decode: func(c *Config) func(*yaml.Node) error { return containerEndpointValue(&c.ContainerEndpoint) }},
+		Key{Name: "kubernetes", Kind: KindNested, Restart: true,
+			Doc: "Kubernetes node agent: {enabled, node_name ($NODE_NAME), kubeconfig, base_role_arn, default_role, " +
+				"namespace_restrictions (true), namespace_restriction_format (glob|regexp), session_per_pod (true), " +
+				"audience (pods.eks.amazonaws.com), wait (1s), grace (5m), prefetch_grace (10m), max_roles (256), " +
+				"interfaces (cali+ cni0 veth+ eni+ lxc+), print_rules, profile, region, sts_endpoint, source_role}",
+			field:  func(c *Config) any { return &c.Kubernetes },
+			decode: func(c *Config) func(*yaml.Node) error { return kubernetesValue(&c.Kubernetes) }},
 	)
 }
 
@@ -171,6 +180,38 @@ func RoleKeys() []RoleKey {
 			def: func(d *roles.Def) any { return &d.Duration }},
 		{Key: Key{Name: "external_id", Kind: KindString, Doc: "external `ID` for AssumeRole", Secret: true},
 			def: func(d *roles.Def) any { return &d.ExternalID }},
+		{Key: Key{Name: "web_identity_token_file", Kind: KindString, Doc: "`file` of an OIDC token for AssumeRoleWithWebIdentity, read again at every refresh"},
+			def: func(d *roles.Def) any { return &d.WebIdentityTokenFile }},
+		{Key: Key{Name: "web_identity_token_command", Kind: KindString, Doc: "shell `command` whose output is an OIDC token for AssumeRoleWithWebIdentity, run at every refresh (30s timeout)"},
+			def: func(d *roles.Def) any { return &d.WebIdentityTokenCommand }},
+		{Key: Key{Name: "web_identity_github", Kind: KindBool, Doc: "get the OIDC token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) at every refresh"},
+			def: func(d *roles.Def) any { return &d.WebIdentityGitHub }},
+		{Key: Key{Name: "web_identity_audience", Kind: KindString, Doc: "`audience` asked of GitHub's OIDC endpoint", Default: roles.DefaultWebIdentityAudience},
+			def: func(d *roles.Def) any { return &d.WebIdentityAudience }},
+		{Key: Key{Name: "source_role", Kind: KindString, Doc: "`name` of another role of this config whose credentials assume this one (chaining: sessions of at most 1h)"},
+			def: func(d *roles.Def) any { return &d.SourceRole }},
+		{Key: Key{Name: "tags", Kind: KindTags, Doc: "session tags, `KEY=VALUE` as a flag (may repeat)"},
+			def: func(d *roles.Def) any { return &d.Tags }},
+		{Key: Key{Name: "transitive_tag_keys", Kind: KindSet, Doc: "session tag `keys` passed on to chained sessions"},
+			def: func(d *roles.Def) any { return &d.TransitiveTagKeys }},
+		{Key: Key{Name: "source_identity", Kind: KindString, Doc: "source `identity` for AssumeRole, kept through chaining"},
+			def: func(d *roles.Def) any { return &d.SourceIdentity }},
+		{Key: Key{Name: "policy_file", Kind: KindString, Doc: "`file` of an inline JSON session policy (at most 2,048 characters compacted), read again at every refresh"},
+			def: func(d *roles.Def) any { return &d.PolicyFile }},
+		{Key: Key{Name: "policy_arns", Kind: KindSet, Doc: "managed session policy `ARNs` (at most 10)"},
+			def: func(d *roles.Def) any { return &d.PolicyARNs }},
+		{Key: Key{Name: "trust_anchor_arn", Kind: KindString, Doc: "IAM Roles Anywhere trust anchor `ARN`: the role is assumed with an X.509 certificate (certificate, private_key, profile_arn)"},
+			def: func(d *roles.Def) any { return &d.TrustAnchorARN }},
+		{Key: Key{Name: "profile_arn", Kind: KindString, Doc: "IAM Roles Anywhere profile `ARN`, in the trust anchor's region"},
+			def: func(d *roles.Def) any { return &d.ProfileARN }},
+		{Key: Key{Name: "certificate", Kind: KindString, Doc: "Roles Anywhere certificate PEM `file`, read again at every refresh"},
+			def: func(d *roles.Def) any { return &d.Certificate }},
+		{Key: Key{Name: "certificate_chain", Kind: KindString, Doc: "PEM `file` of the certificate's intermediate CAs"},
+			def: func(d *roles.Def) any { return &d.CertificateChain }},
+		{Key: Key{Name: "private_key", Kind: KindString, Doc: "the certificate's private key PEM `file` (PKCS#8, PKCS#1 RSA or SEC1 EC; mode 0600, owned by root or the daemon's user)"},
+			def: func(d *roles.Def) any { return &d.PrivateKey }},
+		{Key: Key{Name: "rolesanywhere_endpoint", Kind: KindString, Doc: "Roles Anywhere CreateSession endpoint `URL`", Default: "https://rolesanywhere.REGION.amazonaws.com"},
+			def: func(d *roles.Def) any { return &d.RolesAnywhereEndpoint }},
 		{Key: Key{Name: "min_remaining", Kind: KindDuration, Doc: "least lifetime served credentials have"}, FlatOnly: true,
 			def: func(d *roles.Def) any { return &d.MinRemaining }},
 		{Key: Key{Name: "mfa_serial", Kind: KindString, Doc: "MFA device `ARN` of the source credentials; the role is assumed from an 'imdsd mfa' session"}, FlatOnly: true,
@@ -227,6 +268,10 @@ func plainValue(kind Kind, ptr any) func(*yaml.Node) error {
 		return intValue(p)
 	case *time.Duration:
 		return durationValue(p)
+	case *roles.Tags:
+		return tagsValue(p)
+	case *roles.List:
+		return setValue(p)
 	}
 	panic("config: key of unknown type") // a bad table, caught by TestKeys_Table
 }

@@ -32,7 +32,8 @@ func TestKeys_Table(t *testing.T) {
 		var c Config
 		ptr := k.field(&c)
 		want := map[Kind]any{KindString: (*string)(nil), KindList: (*[]string)(nil), KindIDList: (*[]string)(nil),
-			KindBool: (*bool)(nil), KindInt: (*int)(nil), KindDuration: (*time.Duration)(nil)}[k.Kind]
+			KindBool: (*bool)(nil), KindInt: (*int)(nil), KindDuration: (*time.Duration)(nil),
+			KindTags: (*roles.Tags)(nil), KindSet: (*roles.List)(nil)}[k.Kind]
 		switch {
 		case k.Kind == KindNested && k.decode == nil:
 			t.Errorf("nested key %s has no decoder", k.Name)
@@ -120,7 +121,7 @@ func setNonZero(t *testing.T, v reflect.Value) {
 // TestFlags_EveryPlainKeyMerges: each plain key's flag, given alone, sets
 // that key over the file's value and nothing else.
 func TestFlags_EveryPlainKeyMerges(t *testing.T) {
-	values := map[Kind]string{KindString: "v1", KindList: "v1", KindIDList: "1000", KindBool: "true", KindInt: "3", KindDuration: "47m"}
+	values := map[Kind]string{KindString: "v1", KindList: "v1", KindIDList: "1000", KindBool: "true", KindInt: "3", KindDuration: "47m", KindTags: "team=infra", KindSet: "v1"}
 	for _, k := range Keys() {
 		if k.Kind == KindNested {
 			continue

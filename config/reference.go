@@ -27,6 +27,10 @@ func (k Kind) String() string {
 		return "integer"
 	case KindDuration:
 		return "duration"
+	case KindTags:
+		return "mapping of strings"
+	case KindSet:
+		return "list of strings"
 	}
 	return "mapping/list"
 }

@@ -5,6 +5,7 @@ package daemon
 // replace roles while the server keeps serving.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ type roleEntry struct {
 	role      roles.Resolved
 	refresher *roles.Refresher
 	mfa       *roles.MFASession // nil unless the role needs MFA
+	source    *roleEntry        // the source_role's entry; nil unless chained
 	requests  atomic.Int64
 
 	mu        sync.Mutex
@@ -38,9 +40,10 @@ type roleEntry struct {
 type fetchObserver func(role, code string)
 
 // resolveRole resolves def and builds its refresher; it starts nothing.
-// An MFA session of sessions with the same key is reused.
-func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession) (*roleEntry, error) {
-	e := &roleEntry{def: def}
+// An MFA session of sessions with the same key is reused, and so is the
+// source config of sources with the same profile and region.
+func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, sources *roles.SourceConfigs, source *roleEntry) (*roleEntry, error) {
+	e := &roleEntry{def: def, source: source}
 	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec(), def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
 		return nil, err
@@ -50,9 +53,17 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 	} else {
 		spec := def.Spec()
 		spec.MFAToken = func() (string, error) { return "", roles.ErrMFARequired }
+		if source != nil {
+			spec.SourceCredentials = source.credentialsProvider()
+		}
+		spec.CheckKeyFile = config.CheckKeyFile // a Roles Anywhere key, vetted at every read
+		spec.Sources = sources
 		if r, err = roles.Resolve(ctx, spec); err != nil {
 			return nil, err
 		}
+	}
+	for _, w := range r.Warnings {
+		log.Warn(w, "role", cmp.Or(def.Name, r.Name))
 	}
 	e.role = r
 	// Failures are stored, logged and shown with the role's own secrets
@@ -72,7 +83,7 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 	e.refresher, err = roles.NewRefresher(roles.RefresherOptions{
 		Name:         r.Name,
 		Fetcher:      fetcher,
-		MinRemaining: def.MinRemaining,
+		MinRemaining: minRemaining(def),
 		Logger:       log,
 	})
 	if err != nil {
@@ -142,6 +153,8 @@ func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
 func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
 	set := &roleSet{byName: map[string]*roleEntry{}}
 	sessions := map[string]*roles.MFASession{}
+	// One per build: a reload reads the shared files again.
+	sources := roles.NewSourceConfigs()
 	if prev != nil {
 		for _, e := range prev.byName {
 			if e.mfa != nil {
@@ -149,8 +162,19 @@ func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.L
 			}
 		}
 	}
-	for i, def := range cfg.RoleDefs() {
-		e, err := resolveRole(ctx, def, log, observe, sessions)
+	defs := cfg.RoleDefs()
+	order, err := roles.ChainOrder(defs) // a role's source_role before it
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(defs))
+	for _, i := range order {
+		def := defs[i]
+		var source *roleEntry
+		if def.SourceRole != "" {
+			source = set.byName[def.SourceRole] // resolved before: ChainOrder
+		}
+		e, err := resolveRole(ctx, def, log, observe, sessions, sources, source)
 		if err != nil {
 			return nil, err
 		}
@@ -161,13 +185,19 @@ func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.L
 		if def.Name != "" {
 			name = def.Name
 		}
-		if old, ok := prev.lookup(name); ok && old.def == def {
+		// A running role is kept when its definition is unchanged and so
+		// is its source's entry: a chained role whose source was replaced
+		// is replaced too, so it never asks the old one.
+		if old, ok := prev.lookup(name); ok && old.def == def && old.source == source {
 			e = old
 		}
 		if set.has(name) {
 			return nil, fmt.Errorf("role %q is defined twice", name)
 		}
 		set.byName[name] = e
+		names[i] = name
+	}
+	for i, name := range names {
 		set.order = append(set.order, name)
 		if i == 0 {
 			set.def = name

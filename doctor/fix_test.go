@@ -12,13 +12,14 @@ import (
 // the kind status reports, not the error's text.
 func TestDoctor_FixByKind(t *testing.T) {
 	for kind, want := range map[roles.ErrorKind]string{
-		roles.KindNeedsMFA:      "imdsd mfa",
-		roles.KindNoSource:      "aws sso login",
-		roles.KindInvalidSource: "new access keys",
-		roles.KindExpiredSource: "expired",
-		roles.KindAccessDenied:  "trust policy",
-		roles.KindThrottled:     "throttles",
-		roles.KindNetwork:       "HTTPS_PROXY",
+		roles.KindNeedsMFA:         "imdsd mfa",
+		roles.KindNoSource:         "aws sso login",
+		roles.KindInvalidSource:    "new access keys",
+		roles.KindExpiredSource:    "expired",
+		roles.KindAccessDenied:     "trust policy",
+		roles.KindThrottled:        "throttles",
+		roles.KindNetwork:          "HTTPS_PROXY",
+		roles.KindWebIdentityToken: "web_identity_token_file",
 	} {
 		d := &doctor{status: &control.Status{Roles: []control.RoleStatus{
 			{Name: "other", ErrorKind: string(roles.KindNetwork)},

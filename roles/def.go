@@ -38,6 +38,39 @@ type Def struct {
 	MFADuration time.Duration
 	// MinRemaining is the least lifetime served credentials have.
 	MinRemaining time.Duration
+
+	// WebIdentityTokenFile, WebIdentityTokenCommand and WebIdentityGitHub
+	// (one of them) make the source a web identity token, read again at
+	// every fetch, for AssumeRoleWithWebIdentity (webidentity.go).
+	WebIdentityTokenFile    string
+	WebIdentityTokenCommand string
+	WebIdentityGitHub       bool
+	// WebIdentityAudience is the audience asked of GitHub's OIDC endpoint;
+	// DefaultWebIdentityAudience when empty.
+	WebIdentityAudience string
+	// SourceRole names another role of the daemon whose credentials are
+	// this role's source (chain.go).
+	SourceRole string
+	// Tags are the session tags; TransitiveTagKeys those of them passed
+	// on to chained sessions (assumeparams.go).
+	Tags              Tags
+	TransitiveTagKeys List
+	// SourceIdentity is AssumeRole's SourceIdentity.
+	SourceIdentity string
+	// PolicyFile is a file of an inline JSON session policy, read again at
+	// every fetch; PolicyARNs are managed session policies.
+	PolicyFile string
+	PolicyARNs List
+	// IAM Roles Anywhere (roles/anywhere): when TrustAnchorARN is set,
+	// RoleARN is assumed through CreateSession, signed with the
+	// certificate and private key read from these PEM files at every
+	// refresh.
+	Certificate           string
+	CertificateChain      string
+	PrivateKey            string
+	TrustAnchorARN        string
+	ProfileARN            string
+	RolesAnywhereEndpoint string
 }
 
 // Spec returns d as Resolve takes it. Its MFAToken is nil: no daemon

@@ -39,7 +39,7 @@ var requestID = regexp.MustCompile(`RequestI[Dd]: ?[^ ,]*,? ?`)
 // "Other") is the text, less any request ID, all there is to compare.
 func failureKey(err error, kind ErrorKind, code string) string {
 	key := string(kind) + "/" + code
-	if kind == KindOther && code == "Other" {
+	if code == "Other" && (kind == KindOther || kind == KindWebIdentityToken) {
 		key += "/" + requestID.ReplaceAllString(err.Error(), "")
 	}
 	return key

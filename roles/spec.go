@@ -28,6 +28,15 @@ type Spec struct {
 	// MFAToken supplies a code when the role needs MFA (mfa_serial). When
 	// nil, such a role fails with a message that says so.
 	MFAToken func() (string, error)
+	// SourceCredentials are the credentials of the role SourceRole names
+	// (the daemon's refresher of it); required when SourceRole is set.
+	SourceCredentials aws.CredentialsProvider
+	// CheckKeyFile, when set, vets a Roles Anywhere private key's file
+	// before each read (the config's trust check).
+	CheckKeyFile func(path string) error
+	// Sources shares the source credentials' SDK config among the roles
+	// resolved together; nil loads it for this role alone.
+	Sources *SourceConfigs
 }
 
 // Resolved is a Spec made ready: what to show and how to fetch.
@@ -44,11 +53,20 @@ type Resolved struct {
 	// Source tells, for logs, where the source credentials come from.
 	Source  string
 	Fetcher Fetcher
+	// Warnings are what Resolve changed of the definition and why (a
+	// chained role's duration clamped to an hour), to be logged.
+	Warnings []string
+	// Certificate tells of a Roles Anywhere role's certificate; nil for
+	// other roles.
+	Certificate *CertificateWatch
 }
 
 // Resolve reads the shared config (for a profile) and builds the Fetcher for
 // spec. It makes no network call.
 func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
+	if err := spec.checkSpec(); err != nil {
+		return Resolved{}, err
+	}
 	var shared config.SharedConfig
 	if spec.Profile != "" {
 		sc, err := config.LoadSharedConfigProfile(ctx, spec.Profile, sharedFiles)
@@ -60,6 +78,12 @@ func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 	region := cmp.Or(spec.Region, shared.Region)
 
 	switch {
+	case spec.SourceRole != "":
+		return resolveChained(spec, region)
+	case spec.IsWebIdentity():
+		return resolveWebIdentity(spec, region)
+	case spec.TrustAnchorARN != "":
+		return resolveAnywhere(spec)
 	case spec.RoleARN != "":
 		// Source credentials: the named profile (which may itself be a
 		// role: then this is role chaining) or the default chain.
@@ -88,7 +112,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 	if err := ValidateARN(spec.RoleARN); err != nil {
 		return Resolved{}, err
 	}
-	cfg, err := loadConfig(ctx, sourceProfile, region, nil)
+	cfg, err := spec.Sources.load(ctx, sourceProfile, region)
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -99,8 +123,6 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 			o.BaseEndpoint = aws.String(spec.STSEndpoint)
 		}
 	})
-	opts := assumeOptions(spec, mfaSerial)
-	provider := stscreds.NewAssumeRoleProvider(client, spec.RoleARN, opts)
 	src := "default chain"
 	if sourceProfile != "" {
 		src = "profile " + sourceProfile
@@ -111,9 +133,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 		AccountID: AccountID(spec.RoleARN),
 		Region:    region,
 		Source:    src,
-		// The provider is called directly, never through
-		// aws.CredentialsCache, so Expires is STS's own Expiration.
-		Fetcher: FetcherFunc(provider.Retrieve),
+		Fetcher:   assumeFetcher(client, spec, mfaSerial),
 	}, nil
 }
 
