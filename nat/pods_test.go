@@ -51,7 +51,7 @@ func TestPods_Validate(t *testing.T) {
 	}{
 		"valid":          {func(*Pods) {}, ""},
 		"v6 only":        {func(p *Pods) { p.V4 = netip.Addr{}; p.V6 = netip.MustParseAddr("2001:db8::5") }, ""},
-		"no patterns":    {func(p *Pods) { p.Interfaces = nil }, "cali+, cni0"},
+		"no patterns":    {func(p *Pods) { p.Interfaces = nil }, "kubernetes.interfaces"},
 		"bad pattern":    {func(p *Pods) { p.Interfaces = []string{"cali*"} }, "cali*"},
 		"no address":     {func(p *Pods) { p.V4 = netip.Addr{} }, "status.hostIP"},
 		"loopback":       {func(p *Pods) { p.V4 = netip.MustParseAddr("127.0.0.1") }, "not loopback"},
