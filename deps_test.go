@@ -41,7 +41,7 @@ var layers = map[string][]string{
 	"internal":  {"internal", "roles", "imds"},
 	"scripts":   {"imds", "roles", "internal"},
 	// The Kubernetes manifests' tests (a real kube-apiserver through internal/k8stest).
-	"deploy": {"internal"},
+	"deploy": {"internal", "config"},
 }
 
 // noHTTP are packages that must not reach net/http, even indirectly.

@@ -22,6 +22,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/imdsd/imdsd/config"
 )
 
 // Paths, relative to this package's folder.
@@ -315,4 +317,29 @@ func TestDaemonSet_Shape(t *testing.T) {
 	k, _ := cm["kubernetes"].(map[string]any)
 	check("config has kubernetes.enabled: true", k["enabled"] == true)
 	check("probes' port is metrics_listen's", fmt.Sprint(cm["metrics_listen"]) == fmt.Sprintf("127.0.0.1:%d", c.LivenessProbe.HTTPGet.Port.IntValue()))
+}
+
+// TestShippedConfig_Valid: the config in the ConfigMap, of the manifests and
+// of the chart, passes the daemon's own decoding and validation, and its
+// pod interfaces are the config's defaults.
+func TestShippedConfig_Valid(t *testing.T) {
+	for src, objs := range map[string][]object{"manifests": manifests(t), "helm template": helmTemplate(t)} {
+		t.Run(src, func(t *testing.T) {
+			cm := byID(objs)["ConfigMap imdsd/imdsd"]
+			text := configMapText(t, cm)["data"].(map[string]any)[configKey].(string)
+			c := config.Default()
+			if err := config.Decode([]byte(text), &c); err != nil {
+				t.Fatalf("decode: %v\n%s", err, text)
+			}
+			if err := c.Validate(func(k string) string { return k }); err != nil {
+				t.Fatalf("validate: %v\n%s", err, text)
+			}
+			if !c.Kubernetes.Enabled {
+				t.Error("kubernetes.enabled is not true")
+			}
+			if !slices.Equal(c.Kubernetes.Interfaces, config.DefaultPodInterfaces()) {
+				t.Errorf("kubernetes.interfaces = %q, want the defaults %q", c.Kubernetes.Interfaces, config.DefaultPodInterfaces())
+			}
+		})
+	}
 }

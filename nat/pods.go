@@ -15,11 +15,6 @@ var (
 	PodIdentityV6 = netip.MustParseAddr("fd00:ec2::23")
 )
 
-// DefaultPodInterfaces are the host-side names the common CNIs give pod
-// interfaces: Calico (cali*), the bridge plugin and flannel (cni0), the
-// ptp/kindnet/other veth plugins (veth*), AWS VPC CNI (eni*), Cilium (lxc*).
-var DefaultPodInterfaces = []string{"cali+", "cni0", "veth+", "eni+", "lxc+"}
-
 // maxIfname is the longest interface name Linux accepts (IFNAMSIZ - 1).
 const maxIfname = 15
 
@@ -69,7 +64,7 @@ func ValidatePattern(p string) error {
 // Validate checks p before any rule is built from it.
 func (p Pods) Validate() error {
 	if len(p.Interfaces) == 0 {
-		return fmt.Errorf("pod DNAT: no pod interface patterns; list the CNI's (default %s)", strings.Join(DefaultPodInterfaces, ", "))
+		return errors.New("pod DNAT: no pod interface patterns; list the CNI's host-side names (kubernetes.interfaces, e.g. cali+ for Calico, eni+ for the AWS VPC CNI, lxc+ for Cilium)")
 	}
 	for _, pat := range p.Interfaces {
 		if err := ValidatePattern(pat); err != nil {

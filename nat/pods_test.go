@@ -1,6 +1,7 @@
 package nat
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -50,7 +51,7 @@ func TestPods_Validate(t *testing.T) {
 	}{
 		"valid":          {func(*Pods) {}, ""},
 		"v6 only":        {func(p *Pods) { p.V4 = netip.Addr{}; p.V6 = netip.MustParseAddr("2001:db8::5") }, ""},
-		"no patterns":    {func(p *Pods) { p.Interfaces = nil }, "cali+, cni0"},
+		"no patterns":    {func(p *Pods) { p.Interfaces = nil }, "kubernetes.interfaces"},
 		"bad pattern":    {func(p *Pods) { p.Interfaces = []string{"cali*"} }, "cali*"},
 		"no address":     {func(p *Pods) { p.V4 = netip.Addr{} }, "status.hostIP"},
 		"loopback":       {func(p *Pods) { p.V4 = netip.MustParseAddr("127.0.0.1") }, "not loopback"},
@@ -163,5 +164,45 @@ func TestScript(t *testing.T) {
 	}
 	if _, err := Script([]Rule{{Interface: "cali*", Dest: netip.MustParseAddrPort("169.254.169.254:80"), To: netip.MustParseAddrPort("10.0.0.5:9254")}}); !errors.Is(err, ErrBadPattern) {
 		t.Errorf("a bad pattern: got %v, want ErrBadPattern", err)
+	}
+}
+
+// TestNew_ValidatesPods: bad pod DNAT settings are refused by New, before
+// anything touches the firewall, with what to fix.
+func TestNew_ValidatesPods(t *testing.T) {
+	_, err := New(Options{Pods: &Pods{Interfaces: []string{"cali*"}, V4: netip.MustParseAddr("10.0.0.5"), IMDS: 9254}})
+	if !errors.Is(err, ErrBadPattern) {
+		t.Fatalf("New with pattern cali*: got %v, want ErrBadPattern", err)
+	}
+}
+
+// TestManager_PodsWithBridges: one Manager keeps both the bridge rules and
+// the pod rules in its table, a pod-only node (no bridge) gets the pod
+// rules, and the stop removes them all.
+func TestManager_PodsWithBridges(t *testing.T) {
+	f := newFixture(t)
+	pods := &Pods{Interfaces: []string{"cali+"}, V4: netip.MustParseAddr("10.0.0.5"), IMDS: 9254, PodIdentity: 9256}
+	f.m.opts.Pods = pods
+	if err := f.m.sync(); err != nil {
+		t.Fatal(err)
+	}
+	want := comments(Rules([]Bridge{{Name: "docker0", V4: pfx("172.17.0.1/16")}}, f.m.opts.Ports, pods))
+	if !slices.Equal(f.rs.table, want) {
+		t.Errorf("table:\ngot  %q\nwant %q", f.rs.table, want)
+	}
+	f.ifaces = nil
+	if err := f.m.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if want := comments(PlanPods(*pods)); !slices.Equal(f.rs.table, want) {
+		t.Errorf("no bridges: table\ngot  %q\nwant %q", f.rs.table, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.rs.present || !f.rs.removed {
+		t.Error("rules left after stop")
 	}
 }
