@@ -104,6 +104,15 @@ func (k Kubernetes) Node(getenv func(string) string) string {
 	return getenv(NodeNameEnv)
 }
 
+// RequireNode returns the node name, or an error naming the key and the
+// variable when neither gives one (the daemon's start in kubernetes mode).
+func (k Kubernetes) RequireNode(getenv func(string) string) (string, error) {
+	if n := k.Node(getenv); n != "" {
+		return n, nil
+	}
+	return "", &Error{Field: "kubernetes.node_name", Err: ErrNodeName}
+}
+
 // Kubernetes errors.
 var (
 	ErrBadBaseARN       = errors.New("must be a role ARN prefix ending in '/', e.g. arn:aws:iam::123456789012:role/")

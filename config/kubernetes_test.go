@@ -62,6 +62,9 @@ func TestKubernetes_Defaults(t *testing.T) {
 	if got := k.Node(func(v string) string { return map[string]string{NodeNameEnv: "from-env"}[v] }); got != "from-env" {
 		t.Errorf("Node() = %q, want $NODE_NAME", got)
 	}
+	if _, err := k.RequireNode(func(string) string { return "" }); !errors.Is(err, ErrNodeName) || !strings.Contains(err.Error(), "kubernetes.node_name") {
+		t.Errorf("RequireNode with neither: %v", err)
+	}
 	k.NodeName = "set"
 	if got := k.Node(func(string) string { return "from-env" }); got != "set" {
 		t.Errorf("Node() = %q, want node_name", got)

@@ -14,8 +14,10 @@ import (
 )
 
 // podFirstFetchWait bounds how long a pod's request waits for the first
-// fetch of a role no prefetch started (its pod event not seen yet): less
-// than the SDKs' one second, and the answer is 503 (retried) after it.
+// fetch of its role when that fetch is still under way (the pod event that
+// prefetches it came just before, or not at all): less than the SDKs' one
+// second; the answer is 503 (retried) after it. A fetched role does not
+// wait.
 const podFirstFetchWait = 500 * time.Millisecond
 
 // podCredentials serves a pod's role by ARN from the pool.
@@ -25,13 +27,11 @@ func (o *Daemon) podCredentials(ctx context.Context, g access.Grant, caller *acc
 	if k == nil || !ok {
 		return imds.Role{}, fmt.Errorf("%w: a pod's role without kubernetes mode", imds.ErrNoRole)
 	}
-	e, fresh, err := k.pool.acquire(ctx, podDef(o.cfg.Load(), g, pod), pod.UID)
+	e, _, err := k.pool.acquire(ctx, podDef(o.cfg.Load(), g, pod), pod.UID)
 	if err != nil {
 		return imds.Role{}, err
 	}
-	if fresh {
-		e.waitFetched(ctx, podFirstFetchWait)
-	}
+	e.waitFetched(ctx, podFirstFetchWait)
 	return roleCredentials(e), nil
 }
 
