@@ -70,7 +70,7 @@ type RoleStatus struct {
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
 	// ErrorKind is the kind of the last failure (roles.ErrorKind: needs-mfa,
-	// expired-certificate, untrusted-certificate,
+	// expired-certificate, untrusted-certificate, certificate-file,
 	// access-denied, invalid-source, throttled, network, expired-source,
 	// no-source, other), for tools that say what to do about it.
 	ErrorKind   string     `json:"error_kind,omitempty"`
