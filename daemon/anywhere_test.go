@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,8 @@ func TestDaemon_RolesAnywhere_ServedAndRotated(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o, err := New(ctx, Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+	logs := &lockedBuffer{}
+	o, err := New(ctx, Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -110,6 +112,15 @@ func TestDaemon_RolesAnywhere_ServedAndRotated(t *testing.T) {
 	st = o.status().Roles[0]
 	if st.Certificate == nil || st.Certificate.Serial != second.Cert.SerialNumber.String() || !st.Certificate.ExpiresSoon {
 		t.Errorf("status certificate %+v, want the new one, flagged as expiring soon", st.Certificate)
+	}
+	// Neither session's secrets reach the log; nor does the key file's PEM.
+	if !strings.Contains(logs.String(), "ra-test") {
+		t.Fatalf("the daemon logged nothing of the role, so the check below is empty:\n%s", logs.String())
+	}
+	for _, c := range []aws.Credentials{got1, got2} {
+		if text := logs.String(); strings.Contains(text, c.SecretAccessKey) || strings.Contains(text, c.SessionToken) || strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("the log shows a session's secret:\n%s", text)
+		}
 	}
 	samples := o.roleSamples()
 	if len(samples) != 1 || !samples[0].CertificateExpires.Equal(second.Cert.NotAfter) {
