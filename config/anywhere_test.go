@@ -65,14 +65,6 @@ func TestLoadFile_RolesAnywhere(t *testing.T) {
 // what is wrong.
 func TestValidate_RolesAnywhere(t *testing.T) {
 	f, otherKey := anywhereFiles(t)
-	readable := filepath.Join(filepath.Dir(f.PrivateKey), "readable.key")
-	data, _ := os.ReadFile(f.PrivateKey)
-	if err := os.WriteFile(readable, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(readable, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	good := roles.Def{RoleARN: rastub.RoleARN, TrustAnchorARN: rastub.TrustAnchorARN, ProfileARN: rastub.ProfileARN,
 		Certificate: f.Certificate, CertificateChain: f.Chain, PrivateKey: f.PrivateKey}
 	for name, tc := range map[string]struct {
@@ -94,7 +86,6 @@ func TestValidate_RolesAnywhere(t *testing.T) {
 		"key of another certificate": {func(d *roles.Def) { d.PrivateKey = otherKey }, "private_key", anywhere.ErrKeyMismatch},
 		"certificate is a key":       {func(d *roles.Def) { d.Certificate = d.PrivateKey }, "certificate", anywhere.ErrNotCert},
 		"chain unreadable":           {func(d *roles.Def) { d.CertificateChain = "/nonexistent/chain.pem" }, "certificate_chain", os.ErrNotExist},
-		"key readable by others":     {func(d *roles.Def) { d.PrivateKey = readable }, "private_key", errKeyReadable},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, named := range []bool{false, true} {

@@ -130,7 +130,7 @@ type RoleStatus struct {
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
 	// ErrorKind is the kind of the last failure (roles.ErrorKind: needs-mfa,
-	// expired-certificate, untrusted-certificate,
+	// expired-certificate, untrusted-certificate, certificate-file,
 	// access-denied, invalid-source, throttled, network, expired-source,
 	// no-source, other), for tools that say what to do about it.
 	ErrorKind   string     `json:"error_kind,omitempty"`
@@ -141,6 +141,19 @@ type RoleStatus struct {
 	STSFailures int64      `json:"sts_failures"`
 	Requests    int64      `json:"requests"`
 	MFA         *MFAStatus `json:"mfa,omitempty"`
+	// Certificate is a Roles Anywhere role's certificate, as its last
+	// refresh read it.
+	Certificate *CertificateStatus `json:"certificate,omitempty"`
+}
+
+// CertificateStatus tells of a Roles Anywhere role's certificate.
+type CertificateStatus struct {
+	Subject string    `json:"subject"`
+	Issuer  string    `json:"issuer"`
+	Serial  string    `json:"serial"`
+	Expires time.Time `json:"expires"`
+	// ExpiresSoon is set within 7 days of Expires (and after it).
+	ExpiresSoon bool `json:"expires_soon,omitempty"`
 }
 
 // MFAStatus tells about a role's MFA session.

@@ -163,6 +163,7 @@ func roleStatus(e *roleEntry) control.RoleStatus {
 	if snap.LastError != nil {
 		rs.ErrorKind = string(snap.LastErrorKind)
 	}
+	rs.Certificate = certificateStatus(e.role.Certificate, time.Now())
 	switch {
 	case snap.Err == nil:
 		rs.Expires = snap.Credentials.Expires.UTC()

@@ -300,6 +300,11 @@ func (o *Daemon) roleSamples() []metrics.RoleSample {
 		if snap := set.byName[name].refresher.Snapshot(); snap.Err == nil {
 			s.Expires = snap.Credentials.Expires
 		}
+		if w := set.byName[name].role.Certificate; w != nil {
+			if info, ok := w.Last(); ok {
+				s.CertificateExpires = info.NotAfter
+			}
+		}
 		out = append(out, s)
 	}
 	return out

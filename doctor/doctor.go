@@ -23,6 +23,10 @@ import (
 // accepts: SigV4 signatures are refused beyond five minutes.
 const maxClockSkew = 5 * time.Minute
 
+// certWarning is how close to its end a Roles Anywhere certificate fails
+// the check (anywhere.ExpiryWarning, which status flags too).
+const certWarning = 7 * 24 * time.Hour
+
 // linkLocalIMDS is the address every SDK asks by default.
 const linkLocalIMDS = "169.254.169.254"
 
@@ -107,6 +111,7 @@ func (d *doctor) run(ctx context.Context) bool {
 		{"169.254.169.254 routed to imdsd", d.checkLinkLocal},
 		{"IMDSv2 token round trip", d.checkToken},
 		{"default role credentials", d.checkCredentials},
+		{"Roles Anywhere certificates", d.checkCertificates},
 		{"clock against STS", d.checkClock},
 		{"proxy variables", d.checkProxy},
 		{"SDK environment", d.checkEnv},

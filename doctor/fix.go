@@ -34,6 +34,8 @@ func fixForKind(kind roles.ErrorKind) string {
 		return "the Roles Anywhere certificate expired or is not valid yet: renew the certificate and key files (the daemon reads them again at its next refresh, no restart)"
 	case roles.KindUntrustedCertificate:
 		return "IAM Roles Anywhere does not trust the certificate: issue it from the trust anchor's CA, and give intermediates in certificate_chain"
+	case roles.KindCertificateFile:
+		return "fix the Roles Anywhere file 'imdsd status' names (certificate, certificate_chain or private_key): readable by the daemon, PEM, the key matching the certificate, mode 0600"
 	case roles.KindAccessDenied:
 		return "the source may not assume the role: check the role's trust policy and the source's sts:AssumeRole permission ('imdsd status' shows the denial)"
 	case roles.KindThrottled:

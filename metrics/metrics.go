@@ -32,6 +32,9 @@ type RoleSample struct {
 	Name    string
 	Expires time.Time // zero when the role holds no credentials
 	Default bool
+	// CertificateExpires is when a Roles Anywhere role's certificate
+	// ends; zero for other roles.
+	CertificateExpires time.Time
 }
 
 // Options configure [New].
@@ -218,6 +221,8 @@ var (
 		"1 when the role holds credentials, else 0.", []string{"role"}, nil)
 	descDefault = prometheus.NewDesc(namespace+"_default_role",
 		"1 for the role served by default.", []string{"role"}, nil)
+	descCertExpiry = prometheus.NewDesc(namespace+"_certificate_expiry_seconds",
+		"Seconds until a Roles Anywhere role's certificate expires (negative: expired).", []string{"role"}, nil)
 	descClients = prometheus.NewDesc(namespace+"_clients",
 		"Distinct clients seen since the daemon started.", nil, nil)
 )
@@ -226,6 +231,7 @@ func (c roleCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descExpiry
 	ch <- descHave
 	ch <- descDefault
+	ch <- descCertExpiry
 	ch <- descClients
 }
 
@@ -244,6 +250,9 @@ func (c roleCollector) Collect(ch chan<- prometheus.Metric) {
 				def = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descDefault, prometheus.GaugeValue, def, r.Name)
+			if !r.CertificateExpires.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, r.CertificateExpires.Sub(now).Seconds(), r.Name)
+			}
 		}
 	}
 	if c.m.opts.Clients != nil {

@@ -15,7 +15,8 @@ func TestMetrics_Exposition(t *testing.T) {
 	m := New(Options{
 		Now: func() time.Time { return now },
 		Roles: func() []RoleSample {
-			return []RoleSample{{Name: "dev", Expires: now.Add(90 * time.Second), Default: true}, {Name: "ops"}}
+			return []RoleSample{{Name: "dev", Expires: now.Add(90 * time.Second), Default: true}, {Name: "ops"},
+				{Name: "ra", CertificateExpires: now.Add(-30 * time.Second)}}
 		},
 		Clients: func() int { return 3 },
 	})
@@ -56,10 +57,14 @@ func TestMetrics_Exposition(t *testing.T) {
 		`imdsd_credentials_available{role="ops"} 0`,
 		`imdsd_default_role{role="dev"} 1`,
 		`imdsd_clients 3`,
+		`imdsd_certificate_expiry_seconds{role="ra"} -30`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	if strings.Contains(string(body), `imdsd_certificate_expiry_seconds{role="dev"}`) {
+		t.Error("a role with no certificate has a certificate expiry")
 	}
 	m.ForgetRole("ops")
 	if n := testCount(t, m, "imdsd_sts_failures_total"); n != 0 {

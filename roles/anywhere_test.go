@@ -78,10 +78,14 @@ func TestResolve_RolesAnywhere_Classified(t *testing.T) {
 		"expired certificate": {fx.CA.Issue(rastub.LeafOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}), rastub.RoleARN, roles.KindExpiredCertificate},
 		"untrusted CA":        {other.Issue(rastub.LeafOptions{}), rastub.RoleARN, roles.KindUntrustedCertificate},
 		"access denied":       {fx.CA.Issue(rastub.LeafOptions{}), "arn:aws:iam::123456789012:role/not-in-profile", roles.KindAccessDenied},
+		"key of another leaf": {fx.CA.Issue(rastub.LeafOptions{}), rastub.RoleARN, roles.KindCertificateFile},
 	} {
 		t.Run(name, func(t *testing.T) {
 			spec := anywhereSpec(fx, tc.leaf.Write(t.TempDir(), "leaf", rastub.PKCS8))
 			spec.RoleARN = tc.role
+			if tc.want == roles.KindCertificateFile {
+				spec.PrivateKey = fx.CA.Issue(rastub.LeafOptions{}).Write(t.TempDir(), "other", rastub.PKCS8).PrivateKey
+			}
 			r, err := roles.Resolve(context.Background(), spec)
 			if err != nil {
 				t.Fatal(err)

@@ -68,6 +68,11 @@ const (
 	// certificate from its CA (with certificate_chain for an
 	// intermediate).
 	KindUntrustedCertificate ErrorKind = "untrusted-certificate"
+	// KindCertificateFile: a Roles Anywhere role's certificate, chain or
+	// private key file cannot be read or used (missing, not PEM, the key
+	// does not match, a key others can read). Fix: the file the error
+	// names.
+	KindCertificateFile ErrorKind = "certificate-file"
 	// KindOther: anything else, including an AWS error code not listed
 	// above (InternalFailure, say).
 	KindOther ErrorKind = "other"
@@ -146,7 +151,7 @@ func Classify(err error) ErrorKind {
 	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException" && strings.Contains(strings.ToLower(api.ErrorMessage()), "untrusted"):
 		return KindUntrustedCertificate
 	case errors.As(err, new(*anywhere.FileError)):
-		return KindInvalidSource
+		return KindCertificateFile
 	case errors.Is(err, ErrMFARequired), errors.As(err, &noToken), containsAny(text, mfaTexts):
 		return KindNeedsMFA
 	case errors.Is(err, ErrWebIdentityToken):

@@ -67,6 +67,8 @@ func (e *PublicError) Error() string {
 		return "the Roles Anywhere certificate of role " + r + " has expired or is not valid yet: renew it; imdsd reads the new file at its next refresh"
 	case KindUntrustedCertificate:
 		return "IAM Roles Anywhere does not trust the certificate of role " + r + ": it must chain to the trust anchor's CA (give intermediates in certificate_chain)"
+	case KindCertificateFile:
+		return "imdsd cannot use the Roles Anywhere certificate or key files of role " + r + ": 'imdsd status' names the file and what is wrong"
 	case KindNoSource:
 		return NoSourceHint(r)
 	}

@@ -32,6 +32,8 @@ need_aws_v1
 need_aws_v2
 need_boto3
 need_node_modules
+# AWS's Roles Anywhere helper, which proves internal/rastub's stand-in honest.
+scripts/rolesanywhere-helper.sh >/dev/null
 go mod download
 # kube-apiserver and etcd for internal/k8stest (cached: instant when built).
 scripts/k8s/build.sh

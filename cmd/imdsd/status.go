@@ -106,6 +106,13 @@ func printStatus(w io.Writer, st control.Status, now time.Time, colour bool) {
 		if r.Reason != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", r.Name, r.Reason))
 		}
+		if c := r.Certificate; c != nil {
+			warn := ""
+			if c.ExpiresSoon {
+				warn = " (WARNING: renew it within 7 days)"
+			}
+			notes = append(notes, fmt.Sprintf("%s: certificate %s, issuer %s, serial %s, expires in %s%s", r.Name, c.Subject, c.Issuer, c.Serial, until(c.Expires, now), warn))
+		}
 		if r.MFA != nil {
 			if r.MFA.Expires.IsZero() {
 				notes = append(notes, fmt.Sprintf("%s: MFA %s: no session; run 'imdsd mfa'", r.Name, r.MFA.Serial))

@@ -3,6 +3,7 @@ package rastub
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -54,7 +55,7 @@ func newKey(t testing.TB, kt KeyType) crypto.Signer {
 	case RSA:
 		k, err = rsa.GenerateKey(rand.Reader, 2048)
 	case Ed25519:
-		k, err = newEd25519()
+		_, k, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}

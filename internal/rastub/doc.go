@@ -13,6 +13,6 @@
 // outcome.
 //
 // Its honesty is checked by AWS's own helper (rolesanywhere-credential-
-// helper credential-process) in rastub_test.go: the real client passes, a
+// helper credential-process) in helper_test.go: the real client passes, a
 // tampered request fails. ca.go makes the test CA and certificates.
 package rastub
