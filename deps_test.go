@@ -40,6 +40,8 @@ var layers = map[string][]string{
 	"packaging": {},
 	"internal":  {"internal", "roles", "imds"},
 	"scripts":   {"imds", "roles", "internal"},
+	// The Kubernetes manifests' tests (a real kube-apiserver through internal/k8stest).
+	"deploy": {"internal"},
 }
 
 // noHTTP are packages that must not reach net/http, even indirectly.

@@ -26,6 +26,9 @@ type Sources struct {
 	Groups func(uid int) []int
 	// Container returns the container that has addr.
 	Container func(ctx context.Context, addr netip.Addr) (Container, error)
+	// Pod returns the pod that has addr (Kubernetes mode); an address no
+	// pod is known to have yet is an error.
+	Pod func(ctx context.Context, addr netip.Addr) (Pod, error)
 }
 
 // Caller is one request's caller. Each attribute is looked up at most once
@@ -47,6 +50,10 @@ type Caller struct {
 	ctErr                     error
 	groups                    []int
 	groupsDone                bool
+
+	podDone, podByToken bool
+	pod                 Pod
+	podErr              error
 }
 
 // NewCaller returns the caller of a connection from remote to local.
@@ -114,9 +121,10 @@ func (c *Caller) groupsOf() []int {
 
 // IsContainer reports whether the caller is taken for a container: it came
 // in on a bridge listener, or it is not on this host while container
-// lookups are on.
+// lookups are on and pod lookups are off (with both on, a caller off the
+// bridges is a pod).
 func (c *Caller) IsContainer() bool {
-	return c.OnBridge || (!c.IsLocal() && c.src.Container != nil)
+	return !c.podByToken && (c.OnBridge || (!c.IsLocal() && c.src.Container != nil && c.src.Pod == nil))
 }
 
 // Container returns the caller's container.

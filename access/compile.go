@@ -18,7 +18,11 @@ type Spec struct {
 	LabelKey    string
 	// ContainerDefault is containers.default_role.
 	ContainerDefault string
-	Logger           *slog.Logger
+	// Pods are the pod step's settings (kubernetes:); PodRefused learns of
+	// pods refused their annotation's role.
+	Pods       PodRules
+	PodRefused func(p Pod, reason, message string)
+	Logger     *slog.Logger
 }
 
 // UnitGrant gives Role to the processes of a systemd system unit (units:).
@@ -56,12 +60,18 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // names is one of served. A user's own user_roles entry comes before any
 // group's, whatever their order in the file.
 func Compile(s Spec, served []string, db UserDB) (*Policy, error) {
-	p := &Policy{Clients: s.Clients, LabelKey: s.LabelKey, ContainerDefault: s.ContainerDefault, Logger: s.Logger}
+	p := &Policy{Clients: s.Clients, LabelKey: s.LabelKey, ContainerDefault: s.ContainerDefault,
+		Pods: s.Pods, PodRefused: s.PodRefused, Logger: s.Logger}
 	check := func(key, role string) error {
 		if !slices.Contains(served, role) {
 			return &KeyError{Key: key, Value: role, Err: ErrUnservedRole}
 		}
 		return nil
+	}
+	if d := s.Pods.Default; d != "" && d != None {
+		if err := check("kubernetes.default_role", d); err != nil {
+			return nil, err
+		}
 	}
 	for i, u := range s.Units {
 		from := fmt.Sprintf("units[%d]", i)

@@ -22,52 +22,79 @@ type Policy struct {
 	// ContainerDefault is the role of a container without the label: ""
 	// or None for none.
 	ContainerDefault string
-	Logger           *slog.Logger
+	// Pods are the pod step's settings (Kubernetes mode).
+	Pods PodRules
+	// PodRefused, when set, learns once per pod and role asked that a pod
+	// was refused its annotation's role, and why (a Kubernetes Event).
+	PodRefused func(p Pod, reason, message string)
+	Logger     *slog.Logger
 
-	warnMu sync.Mutex
-	warned map[string]bool // container ID + label already logged as refused
+	patterns patterns // the namespaces' compiled regexps
+	warnMu   sync.Mutex
+	warned   map[string]bool // container ID + label already logged as refused
 }
 
 // maxWarned bounds the refused-label log memory.
 const maxWarned = 1024
 
-// Decide returns the name of the role c may have: def is the default role
-// (the host's), served reports whether the daemon serves a role name. A
-// refusal wraps ErrNoRole, ErrUnidentified or ErrNotYetIdentified and says
-// which rule or step refused.
+// Decide returns the role c may have: a served role's name, or for a pod
+// whose annotation names it, the role's ARN (Grant tells which). def is
+// the default role (the host's), served reports whether the daemon serves
+// a role name. A refusal wraps ErrNoRole, ErrUnidentified or
+// ErrNotYetIdentified and says which rule or step refused.
 func (p *Policy) Decide(ctx context.Context, c *Caller, def string, served func(string) bool) (string, error) {
+	g, err := p.Grant(ctx, c, def, served)
+	return g.Role, err
+}
+
+// Grant is Decide with the whole decision: whether the role is one served
+// by name or a pod's role by ARN, and its session parameters.
+func (p *Policy) Grant(ctx context.Context, c *Caller, def string, served func(string) bool) (Grant, error) {
+	if c.podByToken {
+		return p.podGrant(ctx, c, served)
+	}
 	if c.IsLocal() {
 		for _, r := range p.Grants {
 			ok, err := r.match(ctx, c, p.LabelKey)
 			if err != nil {
-				return "", fmt.Errorf("%s: %w", r.From, err)
+				return Grant{}, fmt.Errorf("%s: %w", r.From, err)
 			}
 			if ok {
-				return p.named(r.Role, r.From, served)
+				return p.grantNamed(r.Role, r.From, served)
 			}
 		}
 		if p.Gated {
 			if err := p.gate(ctx, c); err != nil {
-				return "", err
+				return Grant{}, err
 			}
 		}
+	}
+	if c.IsPod() {
+		return p.podGrant(ctx, c, served)
 	}
 	for _, r := range p.Clients {
 		ok, err := r.match(ctx, c, p.LabelKey)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", r.From, err)
+			return Grant{}, fmt.Errorf("%s: %w", r.From, err)
 		}
 		if ok {
-			return p.named(r.Role, r.From, served)
+			return p.grantNamed(r.Role, r.From, served)
 		}
 	}
 	switch {
 	case c.IsLocal():
-		return def, nil
+		return Grant{Role: def, From: "default role"}, nil
 	case !c.IsContainer():
-		return "", fmt.Errorf("%w: %s is not on this host and no rule gives it a role", ErrNoRole, c.Remote.Addr())
+		return Grant{}, fmt.Errorf("%w: %s is not on this host and no rule gives it a role", ErrNoRole, c.Remote.Addr())
 	}
-	return p.container(ctx, c, served)
+	name, err := p.container(ctx, c, served)
+	return Grant{Role: name, From: "container"}, err
+}
+
+// grantNamed is named as a Grant.
+func (p *Policy) grantNamed(role, from string, served func(string) bool) (Grant, error) {
+	name, err := p.named(role, from, served)
+	return Grant{Role: name, From: from}, err
 }
 
 // gate lets a local process through when its uid is allowed.

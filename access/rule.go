@@ -30,6 +30,12 @@ type Rule struct {
 	Unit string
 	// ContainerLabel: the caller is a container whose role label is this.
 	ContainerLabel string
+	// Namespace: the caller is a pod in this Kubernetes namespace.
+	Namespace string
+	// ServiceAccount: the caller is a pod running as this service account
+	// (of its namespace). A rule with Namespace or ServiceAccount matches
+	// pods only.
+	ServiceAccount string
 }
 
 // match reports whether every condition of r holds for c. A condition
@@ -66,6 +72,18 @@ func (r Rule) match(ctx context.Context, c *Caller, labelKey string) (bool, erro
 			return false, err
 		}
 		if v, ok := ct.Labels[labelKey]; !ok || v != r.ContainerLabel {
+			return false, nil
+		}
+	}
+	if r.Namespace != "" || r.ServiceAccount != "" {
+		if !c.IsPod() {
+			return false, nil
+		}
+		pod, err := c.Pod(ctx)
+		if err != nil {
+			return false, err
+		}
+		if (r.Namespace != "" && pod.Namespace != r.Namespace) || (r.ServiceAccount != "" && pod.ServiceAccount != r.ServiceAccount) {
 			return false, nil
 		}
 	}

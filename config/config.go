@@ -53,6 +53,7 @@ type Config struct {
 	Clients           []ClientRule
 	Containers        Containers
 	ContainerEndpoint ContainerEndpoint
+	Kubernetes        Kubernetes
 }
 
 // Default returns the configuration used where neither file nor flag says
@@ -65,6 +66,7 @@ func Default() Config {
 		LogFormat:  "auto",
 		Security:   defaultSecurity(),
 		Containers: defaultContainers(),
+		Kubernetes: defaultKubernetes(),
 	}
 }
 

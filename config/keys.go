@@ -130,7 +130,7 @@ func Keys() []Key {
 			field:  func(c *Config) any { return &c.Roles },
 			decode: func(c *Config) func(*yaml.Node) error { return rolesValue(&c.Roles) }},
 		Key{Name: "clients", Kind: KindNested,
-			Doc:    "rules giving callers a role: [{cidr|container_label, role}], first match wins",
+			Doc:    "rules giving callers a role: [{cidr|container_label|namespace|service_account, role}], first match wins",
 			field:  func(c *Config) any { return &c.Clients },
 			decode: func(c *Config) func(*yaml.Node) error { return clientsValue(&c.Clients) }},
 		Key{Name: "containers", Kind: KindNested, Restart: true,
@@ -141,6 +141,13 @@ func Keys() []Key {
 			Doc:    "the loopback container credentials endpoint: {listen, token_file, token_group}",
 			field:  func(c *Config) any { return &c.ContainerEndpoint },
 			decode: func(c *Config) func(*yaml.Node) error { return containerEndpointValue(&c.ContainerEndpoint) }},
+		Key{Name: "kubernetes", Kind: KindNested, Restart: true,
+			Doc: "Kubernetes node agent: {enabled, node_name ($NODE_NAME), kubeconfig, base_role_arn, default_role, " +
+				"namespace_restrictions (true), namespace_restriction_format (glob|regexp), session_per_pod (true), " +
+				"audience (pods.eks.amazonaws.com), wait (1s), grace (5m), prefetch_grace (10m), max_roles (256), " +
+				"interfaces (cali+ cni0 veth+ eni+ lxc+), print_rules, profile, region, sts_endpoint, source_role}",
+			field:  func(c *Config) any { return &c.Kubernetes },
+			decode: func(c *Config) func(*yaml.Node) error { return kubernetesValue(&c.Kubernetes) }},
 	)
 }
 
@@ -193,6 +200,18 @@ func RoleKeys() []RoleKey {
 			def: func(d *roles.Def) any { return &d.PolicyFile }},
 		{Key: Key{Name: "policy_arns", Kind: KindSet, Doc: "managed session policy `ARNs` (at most 10)"},
 			def: func(d *roles.Def) any { return &d.PolicyARNs }},
+		{Key: Key{Name: "trust_anchor_arn", Kind: KindString, Doc: "IAM Roles Anywhere trust anchor `ARN`: the role is assumed with an X.509 certificate (certificate, private_key, profile_arn)"},
+			def: func(d *roles.Def) any { return &d.TrustAnchorARN }},
+		{Key: Key{Name: "profile_arn", Kind: KindString, Doc: "IAM Roles Anywhere profile `ARN`, in the trust anchor's region"},
+			def: func(d *roles.Def) any { return &d.ProfileARN }},
+		{Key: Key{Name: "certificate", Kind: KindString, Doc: "Roles Anywhere certificate PEM `file`, read again at every refresh"},
+			def: func(d *roles.Def) any { return &d.Certificate }},
+		{Key: Key{Name: "certificate_chain", Kind: KindString, Doc: "PEM `file` of the certificate's intermediate CAs"},
+			def: func(d *roles.Def) any { return &d.CertificateChain }},
+		{Key: Key{Name: "private_key", Kind: KindString, Doc: "the certificate's private key PEM `file` (PKCS#8, PKCS#1 RSA or SEC1 EC; mode 0600, owned by root or the daemon's user)"},
+			def: func(d *roles.Def) any { return &d.PrivateKey }},
+		{Key: Key{Name: "rolesanywhere_endpoint", Kind: KindString, Doc: "Roles Anywhere CreateSession endpoint `URL`", Default: "https://rolesanywhere.REGION.amazonaws.com"},
+			def: func(d *roles.Def) any { return &d.RolesAnywhereEndpoint }},
 		{Key: Key{Name: "min_remaining", Kind: KindDuration, Doc: "least lifetime served credentials have"}, FlatOnly: true,
 			def: func(d *roles.Def) any { return &d.MinRemaining }},
 		{Key: Key{Name: "mfa_serial", Kind: KindString, Doc: "MFA device `ARN` of the source credentials; the role is assumed from an 'imdsd mfa' session"}, FlatOnly: true,

@@ -51,6 +51,8 @@ type NamedRole struct {
 type ClientRule struct {
 	CIDR           netip.Prefix // cidr: the caller's source address is in it
 	ContainerLabel string       // container_label: the caller is a container labelled imdsd.role=<this>
+	Namespace      string       // namespace: the caller is a pod of this namespace
+	ServiceAccount string       // service_account: the caller is a pod running as this service account
 	Role           string       // a name of roles:, or "none"
 	Line           int
 }
@@ -92,7 +94,7 @@ func defaultContainers() Containers {
 var (
 	ErrBadRoleName     = errors.New("must be 1 to 64 letters, digits, '.', '_' or '-', and not \"none\"")
 	ErrRoleNoSource    = errors.New("give role_arn or profile")
-	ErrRuleNoRole      = errors.New("each rule needs role and at least one of cidr or container_label")
+	ErrRuleNoRole      = errors.New("each rule needs role and at least one of cidr, container_label, namespace or service_account")
 	ErrRuleUnknownRole = errors.New("names no role of roles: (or none)")
 	ErrBadCIDR         = errors.New("must be a CIDR such as 10.0.0.0/8")
 	ErrBadInterface    = errors.New("must be an interface name of 1 to 15 bytes")
@@ -164,6 +166,8 @@ func clientsValue(dst *[]ClientRule) func(*yaml.Node) error {
 			err := mappingValue(path, it, map[string]func(*yaml.Node) error{
 				"cidr":            stringValue(&cidr),
 				"container_label": stringValue(&r.ContainerLabel),
+				"namespace":       stringValue(&r.Namespace),
+				"service_account": stringValue(&r.ServiceAccount),
 				"role":            stringValue(&r.Role),
 			})
 			if err != nil {

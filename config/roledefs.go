@@ -20,7 +20,9 @@ func (c Config) RoleDefs() []roles.Def {
 	}
 	for _, r := range c.Roles {
 		d := r.Def
-		d.Region = cmp.Or(d.Region, c.Role.Region)
+		if d.TrustAnchorARN == "" { // a Roles Anywhere role is in its trust anchor's region
+			d.Region = cmp.Or(d.Region, c.Role.Region)
+		}
 		d.STSEndpoint = cmp.Or(d.STSEndpoint, c.Role.STSEndpoint)
 		d.SessionName = cmp.Or(d.SessionName, c.Role.SessionName)
 		d.Duration = cmp.Or(d.Duration, c.Role.Duration)

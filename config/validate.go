@@ -40,7 +40,7 @@ func (c Config) validate(field func(string) string) error {
 	if c.IMDSv2 != IMDSv2Optional && c.IMDSv2 != IMDSv2Required {
 		return bad("imdsv2", c.IMDSv2, ErrBadIMDSv2)
 	}
-	if c.Role.RoleARN == "" && c.Role.Profile == "" && len(c.Roles) == 0 {
+	if c.Role.RoleARN == "" && c.Role.Profile == "" && c.Role.TrustAnchorARN == "" && len(c.Roles) == 0 {
 		return bad("role_arn", "", ErrNoRoleOrSource)
 	}
 	if err := validateRole(c.Role, bad); err != nil {
@@ -104,7 +104,7 @@ func validateRole(d roles.Def, bad func(name, value string, err error) error) er
 	if err := d.CheckSource(); errors.As(err, &ke) {
 		return bad(ke.Key, ke.Value, ke.Err)
 	}
-	return nil
+	return validateAnywhere(d, bad)
 }
 
 // validateMulti checks roles:, clients:, containers: and
@@ -118,7 +118,7 @@ func (c Config) validateMulti(field func(string) string) error {
 		if !validRoleName(r.Def.Name) {
 			return bad(key, "", r.Line, ErrBadRoleName)
 		}
-		if r.Def.RoleARN == "" && r.Def.Profile == "" {
+		if r.Def.RoleARN == "" && r.Def.Profile == "" && r.Def.TrustAnchorARN == "" {
 			return bad(key, "", r.Line, ErrRoleNoSource)
 		}
 		err := validateRole(r.Def, func(name, value string, err error) error {
@@ -134,7 +134,7 @@ func (c Config) validateMulti(field func(string) string) error {
 	}
 	for i, r := range c.Clients {
 		key := fmt.Sprintf("clients[%d]", i)
-		if r.Role == "" || (!r.CIDR.IsValid() && r.ContainerLabel == "") {
+		if r.Role == "" || (!r.CIDR.IsValid() && r.ContainerLabel == "" && r.Namespace == "" && r.ServiceAccount == "") {
 			return bad(key, "", r.Line, ErrRuleNoRole)
 		}
 		if r.Role != RoleNone && !c.HasRole(r.Role) {
@@ -143,6 +143,9 @@ func (c Config) validateMulti(field func(string) string) error {
 	}
 	if d := c.Containers.DefaultRole; d != "" && d != RoleNone && !c.HasRole(d) {
 		return bad("containers.default_role", d, 0, ErrRuleUnknownRole)
+	}
+	if err := c.Kubernetes.validate(c, bad); err != nil {
+		return err
 	}
 	return c.Containers.validate(c.ContainerEndpoint, bad)
 }

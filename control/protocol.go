@@ -59,6 +59,66 @@ type Status struct {
 	// restart applies: the last reload was refused for them and changed
 	// nothing. Empty after a reload that succeeded.
 	PendingRestart []string `json:"pending_restart,omitempty"`
+	// Kubernetes is the node agent's state; nil when kubernetes mode is
+	// off.
+	Kubernetes *KubernetesStatus `json:"kubernetes,omitempty"`
+}
+
+// KubernetesStatus is the node agent's state in [Status].
+type KubernetesStatus struct {
+	Node string `json:"node,omitempty"`
+	// The pod watcher: synced once its first list is in; Stale while the
+	// API server is unreachable (the last pods are served for its grace).
+	Synced      bool      `json:"synced"`
+	Stale       bool      `json:"stale"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	Error       string    `json:"error,omitempty"`
+	// Pods are the pods of this node and the role each gets.
+	Pods []PodStatus `json:"pods"`
+	// PodRoles are the roles assumed for pods by ARN (the pool), with the
+	// same fields as Roles.
+	PodRoles []PodRoleStatus `json:"pod_roles"`
+	MaxRoles int             `json:"max_roles"`
+	// Per namespace and role: requests served and refusals by reason.
+	Namespaces   []NamespaceStatus `json:"namespaces,omitempty"`
+	TokenReviews *TokenReviewStats `json:"token_reviews,omitempty"`
+}
+
+// PodStatus is one pod in [KubernetesStatus].
+type PodStatus struct {
+	Namespace      string   `json:"namespace"`
+	Name           string   `json:"name"`
+	ServiceAccount string   `json:"service_account,omitempty"`
+	IPs            []string `json:"ips,omitempty"`
+	HostNetwork    bool     `json:"host_network,omitempty"`
+	Phase          string   `json:"phase,omitempty"`
+	// Role is what the policy gives it (a role name or ARN), or "" with
+	// Refused saying why.
+	Role    string `json:"role,omitempty"`
+	Refused string `json:"refused,omitempty"`
+}
+
+// PodRoleStatus is one role assumed for pods.
+type PodRoleStatus struct {
+	RoleStatus
+	SessionName string `json:"session_name,omitempty"`
+	Pods        int    `json:"pods"`
+}
+
+// NamespaceStatus counts one namespace's requests for one role and its
+// refusals by reason (no-role, not-identified, unidentified, other).
+type NamespaceStatus struct {
+	Namespace string           `json:"namespace"`
+	Role      string           `json:"role,omitempty"`
+	Requests  int64            `json:"requests"`
+	Refusals  map[string]int64 `json:"refusals,omitempty"`
+}
+
+// TokenReviewStats count the Pod Identity endpoint's TokenReviews.
+type TokenReviewStats struct {
+	Calls    int64 `json:"calls"`
+	Hits     int64 `json:"cache_hits"`
+	Rejected int64 `json:"rejected"`
 }
 
 // RoleStatus is one role in [Status].
@@ -70,6 +130,7 @@ type RoleStatus struct {
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
 	// ErrorKind is the kind of the last failure (roles.ErrorKind: needs-mfa,
+	// expired-certificate, untrusted-certificate,
 	// access-denied, invalid-source, throttled, network, expired-source,
 	// no-source, other), for tools that say what to do about it.
 	ErrorKind   string     `json:"error_kind,omitempty"`

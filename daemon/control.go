@@ -133,6 +133,7 @@ func (o *Daemon) status() control.Status {
 	}
 	o.clientsMu.Unlock()
 	slices.SortFunc(st.Clients, func(a, b control.ClientStatus) int { return b.LastSeen.Compare(a.LastSeen) })
+	st.Kubernetes = o.kubeStatus()
 	return st
 }
 
@@ -193,6 +194,12 @@ func (o *Daemon) Run(ctx context.Context, listen []string) error {
 	o.mu.Unlock()
 	o.startRoles(ctx, o.set.Load())
 	defer o.stopRoles()
+	if k := o.kube.Load(); k != nil {
+		pctx, cancel := context.WithCancel(ctx)
+		poolDone := make(chan struct{})
+		go func() { defer close(poolDone); k.pool.run(pctx) }()
+		defer func() { cancel(); <-poolDone }()
+	}
 
 	cfg := o.cfg.Load()
 	var wg sync.WaitGroup

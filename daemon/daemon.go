@@ -79,6 +79,8 @@ type Daemon struct {
 	sources *callerSources
 	// policy decides each caller's role; rebuilt on a reload.
 	policy atomic.Pointer[access.Policy]
+	// kube is the Kubernetes mode (pods.go); nil when it is off.
+	kube atomic.Pointer[kubeMode]
 }
 
 type clientSeen struct {
@@ -109,6 +111,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	policy.PodRefused = o.podRefused
 	o.sources = newCallerSources()
 	o.policy.Store(policy)
 	o.cfg.Store(&cfg)
@@ -176,21 +179,39 @@ func (o *Daemon) DefaultRole() roles.Resolved {
 func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, error) {
 	set := o.set.Load()
 	caller := o.sources.caller(c)
-	name, err := o.policy.Load().Decide(ctx, caller, o.defaultRole(set), set.has)
-	if err != nil {
-		return imds.Role{}, imdsError(err)
+	if c.Authorization != "" {
+		if err := o.identifyByToken(ctx, c, caller); err != nil {
+			return imds.Role{}, err
+		}
 	}
-	e, ok := set.byName[name]
-	if !ok {
-		return imds.Role{}, imds.ErrNoRole
+	g, err := o.policy.Load().Grant(ctx, caller, o.defaultRole(set), set.has)
+	if err != nil {
+		o.countPodRefusal(caller, err)
+		return imds.Role{}, imdsError(err)
 	}
 	uid := -1
 	if u, ok := caller.KnownUID(); ok {
 		uid = u
 	}
+	// The audit line and status name a pod as NAMESPACE/POD.
 	container := caller.ContainerName()
-	o.seen(c.Remote.Addr(), name, uid, container)
-	out := roleCredentials(e)
+	if p := caller.PodName(); p != "" {
+		container = p
+	}
+	var out imds.Role
+	if g.ByARN {
+		if out, err = o.podCredentials(ctx, g, caller); err != nil {
+			return imds.Role{}, err
+		}
+	} else {
+		e, ok := set.byName[g.Role]
+		if !ok {
+			return imds.Role{}, imds.ErrNoRole
+		}
+		out = roleCredentials(e)
+	}
+	o.seen(c.Remote.Addr(), out.Name, uid, container)
+	o.countPodRequest(caller, out.Name)
 	out.Container = container
 	return out, nil
 }

@@ -28,6 +28,12 @@ func newPolicy(cfg config.Config, served []string, db access.UserDB, log *slog.L
 		LabelKey:         config.ContainerRoleLabel,
 		ContainerDefault: cfg.Containers.DefaultRole,
 		Logger:           log,
+		Pods: access.PodRules{
+			BaseARN:  cfg.Kubernetes.BaseRoleARN,
+			Restrict: cfg.Kubernetes.NamespaceRestrictions,
+			Format:   cfg.Kubernetes.NamespaceRestrictionFormat,
+			Default:  cfg.Kubernetes.DefaultRole,
+		},
 	}
 	for _, ur := range u.Units {
 		spec.Units = append(spec.Units, access.UnitGrant{Unit: ur.Unit, Role: ur.Role})
@@ -36,7 +42,8 @@ func newPolicy(cfg config.Config, served []string, db access.UserDB, log *slog.L
 		spec.UserRoles = append(spec.UserRoles, access.UserGrant{User: ur.User, Group: ur.Group, Role: ur.Role})
 	}
 	for i, r := range cfg.Clients {
-		spec.Clients = append(spec.Clients, access.Rule{From: fmt.Sprintf("clients[%d]", i), CIDR: r.CIDR, ContainerLabel: r.ContainerLabel, Role: r.Role})
+		spec.Clients = append(spec.Clients, access.Rule{From: fmt.Sprintf("clients[%d]", i), CIDR: r.CIDR, ContainerLabel: r.ContainerLabel,
+			Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, Role: r.Role})
 	}
 	return access.Compile(spec, served, db)
 }

@@ -92,6 +92,7 @@ func (o *Daemon) reloadLocked(ctx context.Context, cfg config.Config, readErr er
 	if err != nil {
 		return reply, fmt.Errorf("reload: %w", err)
 	}
+	policy.PodRefused = o.podRefused
 	var fresh []*roleEntry
 	for _, name := range next.order {
 		e := next.byName[name]

@@ -40,8 +40,9 @@ type roleEntry struct {
 type fetchObserver func(role, code string)
 
 // resolveRole resolves def and builds its refresher; it starts nothing.
-// An MFA session of sessions with the same key is reused.
-func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, source *roleEntry) (*roleEntry, error) {
+// An MFA session of sessions with the same key is reused, and so is the
+// source config of sources with the same profile and region.
+func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, sources *roles.SourceConfigs, source *roleEntry) (*roleEntry, error) {
 	e := &roleEntry{def: def, source: source}
 	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec(), def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
@@ -55,6 +56,8 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		if source != nil {
 			spec.SourceCredentials = source.credentialsProvider()
 		}
+		spec.CheckKeyFile = config.CheckKeyFile // a Roles Anywhere key, vetted at every read
+		spec.Sources = sources
 		if r, err = roles.Resolve(ctx, spec); err != nil {
 			return nil, err
 		}
@@ -150,6 +153,8 @@ func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
 func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
 	set := &roleSet{byName: map[string]*roleEntry{}}
 	sessions := map[string]*roles.MFASession{}
+	// One per build: a reload reads the shared files again.
+	sources := roles.NewSourceConfigs()
 	if prev != nil {
 		for _, e := range prev.byName {
 			if e.mfa != nil {
@@ -169,7 +174,7 @@ func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.L
 		if def.SourceRole != "" {
 			source = set.byName[def.SourceRole] // resolved before: ChainOrder
 		}
-		e, err := resolveRole(ctx, def, log, observe, sessions, source)
+		e, err := resolveRole(ctx, def, log, observe, sessions, sources, source)
 		if err != nil {
 			return nil, err
 		}

@@ -30,6 +30,10 @@ func fixForKind(kind roles.ErrorKind) string {
 		return "the source credentials are wrong or deleted: create new access keys and update the profile the daemon reads"
 	case roles.KindExpiredSource:
 		return "the source credentials expired: run 'aws sso login' (SSO) or refresh the source profile's session"
+	case roles.KindExpiredCertificate:
+		return "the Roles Anywhere certificate expired or is not valid yet: renew the certificate and key files (the daemon reads them again at its next refresh, no restart)"
+	case roles.KindUntrustedCertificate:
+		return "IAM Roles Anywhere does not trust the certificate: issue it from the trust anchor's CA, and give intermediates in certificate_chain"
 	case roles.KindAccessDenied:
 		return "the source may not assume the role: check the role's trust policy and the source's sts:AssumeRole permission ('imdsd status' shows the denial)"
 	case roles.KindThrottled:

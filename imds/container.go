@@ -44,6 +44,12 @@ type ContainerOptions struct {
 	// can connect; leave it empty on container bridge listeners
 	// (RELATIVE_URI), where the source address identifies the container.
 	Token string
+	// PodIdentity makes this the EKS Pod Identity–compatible endpoint
+	// (podidentity.go): the Authorization header, required, is a
+	// service-account token the Source reviews (Caller.Authorization); a
+	// rejected one is 401, a caller it gives no role 403. Token must then
+	// be empty.
+	PodIdentity bool
 	// IdentifyCaller, when set, adds to the caller what its addresses do not
 	// tell (the uid owning a loopback socket), as Options.IdentifyCaller.
 	IdentifyCaller func(Caller) Caller
@@ -66,6 +72,9 @@ type ContainerHandler struct {
 func NewContainerHandler(opts ContainerOptions) (*ContainerHandler, error) {
 	if opts.Source == nil {
 		return nil, errors.New("imds: ContainerOptions.Source is required")
+	}
+	if opts.PodIdentity && opts.Token != "" {
+		return nil, errors.New("imds: ContainerOptions.Token and PodIdentity exclude each other")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -97,6 +106,11 @@ func (h *ContainerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()[headerNoSniffKey] = valueNoSniff
 	// The token is checked before anything else, so that a caller without
 	// it learns nothing, not even which paths exist.
+	if h.opts.PodIdentity && r.Header.Get(headerAuthorization) == "" {
+		writeContainerError(w, http.StatusUnauthorized, codeInvalidToken,
+			"missing Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the pod's projected service-account token")
+		return
+	}
 	if h.opts.Token != "" {
 		got := r.Header.Get(headerAuthorization)
 		if subtle.ConstantTimeCompare([]byte(got), []byte(h.opts.Token)) != 1 {
@@ -129,8 +143,19 @@ func (h *ContainerHandler) serveCredentials(w http.ResponseWriter, r *http.Reque
 	if h.opts.IdentifyCaller != nil {
 		caller = h.opts.IdentifyCaller(caller)
 	}
+	if h.opts.PodIdentity {
+		caller.Authorization = r.Header.Get(headerAuthorization)
+	}
 	role, err := h.opts.Source.Credentials(r.Context(), caller)
 	switch {
+	case h.opts.PodIdentity && errors.Is(err, ErrUnauthorized):
+		// The Source's text says why (expired, wrong audience, forged),
+		// never the token.
+		writeContainerError(w, http.StatusUnauthorized, codeInvalidToken, err.Error())
+		return
+	case h.opts.PodIdentity && (errors.Is(err, ErrNoRole) || errors.Is(err, ErrForbidden)):
+		writeContainerError(w, http.StatusForbidden, codeAccessDenied, err.Error())
+		return
 	case errors.Is(err, ErrNoRole):
 		writeContainerError(w, http.StatusNotFound, codeNoRole, "no role for this client")
 		return

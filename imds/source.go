@@ -61,6 +61,10 @@ type Caller struct {
 	// Options.IdentifyCaller for loopback clients on Linux.
 	UID    int
 	HasUID bool
+	// Authorization is the request's Authorization header on a Pod
+	// Identity endpoint (ContainerOptions.PodIdentity): a service-account
+	// token, a secret, never logged or echoed.
+	Authorization string
 }
 
 // A Source answers, from memory and without blocking on any network call,

@@ -15,4 +15,11 @@
 // reload, a new bridge), logs each repair, and deletes the table when it
 // stops. Rules are talked to the kernel through netlink
 // (github.com/google/nftables); nothing shells out to nft or iptables.
+//
+// On a Kubernetes node, [Pods] adds the same DNAT for pod interfaces matched
+// by patterns ("cali+", "cni0", "veth+", "eni+", "lxc+"), for the instance
+// metadata addresses and the Pod Identity endpoint (169.254.170.23,
+// fd00:ec2::23), to the daemon's listener on the node's own address, which
+// then only pod interfaces reach. [Script] prints the same table as an nft
+// script, for clusters whose CNI or node image installs rules itself.
 package nat

@@ -20,6 +20,9 @@ var ErrUnavailable = errors.New("nftables is not available")
 type Options struct {
 	Selector Selector
 	Ports    Ports
+	// Pods, when set, adds the DNAT of Kubernetes pods' interfaces to the
+	// daemon on the node address (see [Pods]); New validates it.
+	Pods *Pods
 	// Interval is how often rules and bridges are checked; DefaultInterval
 	// when zero.
 	Interval time.Duration
@@ -59,6 +62,11 @@ type Manager struct {
 // New checks that the host can take the rules and returns a Manager. It
 // changes nothing until Run.
 func New(opts Options) (*Manager, error) {
+	if opts.Pods != nil {
+		if err := opts.Pods.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	rs, err := newRuleset()
 	if err != nil {
 		return nil, err
@@ -140,7 +148,7 @@ func (m *Manager) sync() error {
 		}
 		m.bridges = bridges
 	}
-	want := Plan(bridges, m.opts.Ports)
+	want := Rules(bridges, m.opts.Ports, m.opts.Pods)
 	have, ok, err := m.rs.Current()
 	if err != nil {
 		return fmt.Errorf("read table %s: %w", TableName, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -14,13 +15,6 @@ import (
 // TableName is the name of imdsd's table, in the inet family:
 // `nft list table inet imdsd` shows it.
 const TableName = "imdsd"
-
-// The table's chains: DNAT rules in a nat chain on prerouting, guard rules
-// in a filter chain on input.
-const (
-	chainName  = "prerouting"
-	guardChain = "input"
-)
 
 // chainPriority runs the chain just before the usual dstnat chains
 // (Docker's iptables-nft rules sit at -100), so another NAT rule for the
@@ -119,7 +113,7 @@ func (r *nftRuleset) Apply(rules []Rule) error {
 			return err
 		}
 		ch := nat
-		if rl.Guard {
+		if rl.filter() {
 			ch = guard
 		}
 		r.conn.AddRule(&nftables.Rule{
@@ -157,31 +151,42 @@ func (r *nftRuleset) Close() error { return nil }
 // ruleExprs compiles, for example,
 //
 //	iifname "docker0" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 172.17.0.1:9254
+//	iifname "cali*" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.0.0.5:9254
 //
-// and a guard rule, for example,
+// a guard rule, for example,
 //
 //	iifname != "docker0" ip daddr 172.17.0.1 tcp dport 9254 drop
+//	ip daddr 10.0.0.5 tcp dport 9254 drop
+//
+// and an allow rule, for example,
+//
+//	iifname "cali*" ip daddr 10.0.0.5 tcp dport 9254 accept
 func ruleExprs(r Rule) ([]expr.Any, error) {
-	if len(r.Interface) >= unix.IFNAMSIZ || r.Interface == "" {
-		return nil, fmt.Errorf("interface name %q: must be 1 to %d bytes", r.Interface, unix.IFNAMSIZ-1)
+	if !(r.Guard && r.Interface == "") {
+		if err := ValidatePattern(r.Interface); err != nil {
+			return nil, err
+		}
 	}
-	if !r.Guard && r.Dest.Addr().Is4() != r.To.Addr().Is4() {
+	if !r.filter() && r.Dest.Addr().Is4() != r.To.Addr().Is4() {
 		return nil, errors.New("dnat across address families")
 	}
-	ifname := make([]byte, unix.IFNAMSIZ)
-	copy(ifname, r.Interface)
 	proto, daddrOffset, natFamily := byte(unix.NFPROTO_IPV4), uint32(16), uint32(unix.NFPROTO_IPV4)
 	if r.Dest.Addr().Is6() {
 		proto, daddrOffset, natFamily = unix.NFPROTO_IPV6, 24, unix.NFPROTO_IPV6
 	}
 	dst := r.Dest.Addr().AsSlice()
-	ifOp := expr.CmpOpEq
-	if r.Guard {
-		ifOp = expr.CmpOpNeq
+	var match []expr.Any
+	if r.Interface != "" {
+		ifOp := expr.CmpOpEq
+		if r.Guard {
+			ifOp = expr.CmpOpNeq
+		}
+		match = append(match,
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Cmp{Op: ifOp, Register: 1, Data: ifnameData(r.Interface)},
+		)
 	}
-	match := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-		&expr.Cmp{Op: ifOp, Register: 1, Data: ifname},
+	match = append(match,
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: daddrOffset, Len: uint32(len(dst))},
@@ -190,9 +195,12 @@ func ruleExprs(r Rule) ([]expr.Any, error) {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port(r.Dest.Port())},
-	}
-	if r.Guard {
+	)
+	switch {
+	case r.Guard:
 		return append(match, &expr.Verdict{Kind: expr.VerdictDrop}), nil
+	case r.Allow:
+		return append(match, &expr.Verdict{Kind: expr.VerdictAccept}), nil
 	}
 	return append(match,
 		&expr.Immediate{Register: 1, Data: r.To.Addr().AsSlice()},
@@ -205,6 +213,18 @@ func ruleExprs(r Rule) ([]expr.Any, error) {
 			Specified:   true,
 		},
 	), nil
+}
+
+// ifnameData is what iifname is compared with: the name padded with NULs
+// to IFNAMSIZ for an exact match, or only the prefix's bytes (no NUL) for a
+// pattern "cali+", which is how nft compiles iifname "cali*".
+func ifnameData(pattern string) []byte {
+	if prefix, ok := strings.CutSuffix(pattern, "+"); ok {
+		return []byte(prefix)
+	}
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, pattern)
+	return b
 }
 
 func port(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }

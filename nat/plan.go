@@ -122,19 +122,35 @@ func (s Selector) wants(ifc Interface) bool {
 // to To. A guard rule: TCP traffic for Dest (imdsd's listener on a bridge
 // gateway address) that arrives on any other interface than Interface is
 // dropped, so that only that bridge's containers reach the listener, even
-// with a forged source address from another network.
+// with a forged source address from another network; a guard with no
+// Interface drops that traffic from every interface (the allow rules before
+// it let the wanted ones through). An allow rule: TCP traffic for Dest
+// arriving on Interface is accepted, so the guard after it does not drop it.
+//
+// Interface is a name or, for pods, a prefix pattern ending in '+'
+// ("cali+", nftables' iifname "cali*").
 type Rule struct {
 	Interface string
 	Dest      netip.AddrPort
 	To        netip.AddrPort
 	Guard     bool
+	Allow     bool
 }
+
+// filter reports whether the rule belongs in the input (filter) chain
+// rather than the prerouting (nat) one.
+func (r Rule) filter() bool { return r.Guard || r.Allow }
 
 // String describes the rule; it is also stored as the rule's comment, which
 // is how the Manager recognises its rules.
 func (r Rule) String() string {
-	if r.Guard {
+	switch {
+	case r.Guard && r.Interface == "":
+		return fmt.Sprintf("imdsd: nothing else reaches %s", r.Dest)
+	case r.Guard:
 		return fmt.Sprintf("imdsd: only %s reaches %s", r.Interface, r.Dest)
+	case r.Allow:
+		return fmt.Sprintf("imdsd: %s may reach %s", r.Interface, r.Dest)
 	}
 	return fmt.Sprintf("imdsd: %s %s -> %s", r.Interface, r.Dest, r.To)
 }

@@ -61,6 +61,16 @@ type Def struct {
 	// every fetch; PolicyARNs are managed session policies.
 	PolicyFile string
 	PolicyARNs List
+	// IAM Roles Anywhere (roles/anywhere): when TrustAnchorARN is set,
+	// RoleARN is assumed through CreateSession, signed with the
+	// certificate and private key read from these PEM files at every
+	// refresh.
+	Certificate           string
+	CertificateChain      string
+	PrivateKey            string
+	TrustAnchorARN        string
+	ProfileARN            string
+	RolesAnywhereEndpoint string
 }
 
 // Spec returns d as Resolve takes it. Its MFAToken is nil: no daemon

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/imdsd/imdsd/roles/anywhere"
 )
 
 // ErrorKind sorts a refresh failure by what the user has to do about it,
@@ -57,6 +59,15 @@ const (
 	// or STS refused it (InvalidIdentityToken, IDPRejectedClaim). Fix: the
 	// token's source, or the role's trust policy for the token's claims.
 	KindWebIdentityToken ErrorKind = "web-identity-token"
+	// KindExpiredCertificate: a Roles Anywhere role's certificate has
+	// expired or is not valid yet. Fix: renew it (the file is read again
+	// at the next refresh).
+	KindExpiredCertificate ErrorKind = "expired-certificate"
+	// KindUntrustedCertificate: Roles Anywhere refuses the certificate:
+	// its CA is not the trust anchor's. Fix: the trust anchor, or a
+	// certificate from its CA (with certificate_chain for an
+	// intermediate).
+	KindUntrustedCertificate ErrorKind = "untrusted-certificate"
 	// KindOther: anything else, including an AWS error code not listed
 	// above (InternalFailure, say).
 	KindOther ErrorKind = "other"
@@ -130,6 +141,12 @@ func Classify(err error) ErrorKind {
 	switch {
 	case err == nil:
 		return KindNone
+	case errors.Is(err, anywhere.ErrCertExpired), errors.Is(err, anywhere.ErrCertNotYet):
+		return KindExpiredCertificate
+	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException" && strings.Contains(strings.ToLower(api.ErrorMessage()), "untrusted"):
+		return KindUntrustedCertificate
+	case errors.As(err, new(*anywhere.FileError)):
+		return KindInvalidSource
 	case errors.Is(err, ErrMFARequired), errors.As(err, &noToken), containsAny(text, mfaTexts):
 		return KindNeedsMFA
 	case errors.Is(err, ErrWebIdentityToken):

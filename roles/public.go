@@ -63,6 +63,10 @@ func (e *PublicError) Error() string {
 		return "imdsd cannot reach STS to refresh role " + r + "; it retries with backoff"
 	case KindExpiredSource:
 		return "the source credentials of role " + r + " have expired: log in again (aws sso login) or renew them"
+	case KindExpiredCertificate:
+		return "the Roles Anywhere certificate of role " + r + " has expired or is not valid yet: renew it; imdsd reads the new file at its next refresh"
+	case KindUntrustedCertificate:
+		return "IAM Roles Anywhere does not trust the certificate of role " + r + ": it must chain to the trust anchor's CA (give intermediates in certificate_chain)"
 	case KindNoSource:
 		return NoSourceHint(r)
 	}

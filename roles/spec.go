@@ -31,6 +31,12 @@ type Spec struct {
 	// SourceCredentials are the credentials of the role SourceRole names
 	// (the daemon's refresher of it); required when SourceRole is set.
 	SourceCredentials aws.CredentialsProvider
+	// CheckKeyFile, when set, vets a Roles Anywhere private key's file
+	// before each read (the config's trust check).
+	CheckKeyFile func(path string) error
+	// Sources shares the source credentials' SDK config among the roles
+	// resolved together; nil loads it for this role alone.
+	Sources *SourceConfigs
 }
 
 // Resolved is a Spec made ready: what to show and how to fetch.
@@ -50,6 +56,9 @@ type Resolved struct {
 	// Warnings are what Resolve changed of the definition and why (a
 	// chained role's duration clamped to an hour), to be logged.
 	Warnings []string
+	// Certificate tells of a Roles Anywhere role's certificate; nil for
+	// other roles.
+	Certificate *CertificateWatch
 }
 
 // Resolve reads the shared config (for a profile) and builds the Fetcher for
@@ -73,6 +82,8 @@ func Resolve(ctx context.Context, spec Spec) (Resolved, error) {
 		return resolveChained(spec, region)
 	case spec.IsWebIdentity():
 		return resolveWebIdentity(spec, region)
+	case spec.TrustAnchorARN != "":
+		return resolveAnywhere(spec)
 	case spec.RoleARN != "":
 		// Source credentials: the named profile (which may itself be a
 		// role: then this is role chaining) or the default chain.
@@ -101,7 +112,7 @@ func assumeFrom(ctx context.Context, spec Spec, sourceProfile, region, mfaSerial
 	if err := ValidateARN(spec.RoleARN); err != nil {
 		return Resolved{}, err
 	}
-	cfg, err := loadConfig(ctx, sourceProfile, region, nil)
+	cfg, err := spec.Sources.load(ctx, sourceProfile, region)
 	if err != nil {
 		return Resolved{}, err
 	}

@@ -33,6 +33,8 @@ need_aws_v2
 need_boto3
 need_node_modules
 go mod download
+# kube-apiserver and etcd for internal/k8stest (cached: instant when built).
+scripts/k8s/build.sh
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

@@ -86,7 +86,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "imdsd status: %v\n", err)
 	}
-	fmt.Fprintf(stdout, "imdsd: %s\n", serviceState(st, svc.Platform()))
+	fmt.Fprintf(stdout, "imdsd: %s\n", service.StateText(st, svc.Platform()))
 	return st.ExitCode()
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/imdsd/imdsd/control"
+	"github.com/imdsd/imdsd/internal/sdkenv"
 )
 
 // Output formats of "imdsd creds".
@@ -64,12 +65,12 @@ func writeCreds(w io.Writer, format string, c control.Creds) {
 	exp := c.Expiration.UTC().Format(time.RFC3339)
 	switch format {
 	case formatEnv:
-		fmt.Fprintf(w, "export AWS_ACCESS_KEY_ID=%s\n", shellQuote(c.AccessKeyID))
-		fmt.Fprintf(w, "export AWS_SECRET_ACCESS_KEY=%s\n", shellQuote(c.SecretAccessKey))
-		fmt.Fprintf(w, "export AWS_SESSION_TOKEN=%s\n", shellQuote(c.SessionToken))
-		fmt.Fprintf(w, "export AWS_CREDENTIAL_EXPIRATION=%s\n", shellQuote(exp))
+		fmt.Fprintf(w, "export AWS_ACCESS_KEY_ID=%s\n", sdkenv.ShellQuote(c.AccessKeyID))
+		fmt.Fprintf(w, "export AWS_SECRET_ACCESS_KEY=%s\n", sdkenv.ShellQuote(c.SecretAccessKey))
+		fmt.Fprintf(w, "export AWS_SESSION_TOKEN=%s\n", sdkenv.ShellQuote(c.SessionToken))
+		fmt.Fprintf(w, "export AWS_CREDENTIAL_EXPIRATION=%s\n", sdkenv.ShellQuote(exp))
 		if c.Region != "" {
-			fmt.Fprintf(w, "export AWS_REGION=%s\n", shellQuote(c.Region))
+			fmt.Fprintf(w, "export AWS_REGION=%s\n", sdkenv.ShellQuote(c.Region))
 		}
 	case formatJSON:
 		enc := json.NewEncoder(w)

@@ -77,11 +77,11 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitError
 	}
 	if svc.Platform() == "linux-systemd" {
-		if err := ensureServiceUser(); err != nil {
+		if err := service.EnsureAccount(); err != nil {
 			fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 			return exitError
 		}
-		if err := shareConfig(path); err != nil {
+		if err := service.ShareConfig(path); err != nil {
 			fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 			return exitError
 		}
@@ -94,7 +94,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "imdsd install: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "imdsd: installed as a system service (%s), running 'imdsd serve --config %s'; start it with 'imdsd start'\n", platformName(svc.Platform()), path)
+	fmt.Fprintf(stdout, "imdsd: installed as a system service (%s), running 'imdsd serve --config %s'; start it with 'imdsd start'\n", service.PlatformName(svc.Platform()), path)
 	if !cfg.LinkLocal {
 		a := cfg.ListenAddrs()[0]
 		fmt.Fprintf(stdout, "imdsd: link_local is off, so SDKs need the endpoint; for every user:\n"+
@@ -140,7 +140,7 @@ func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitError
 	}
 	if svc.Platform() == "linux-systemd" {
-		if err := removeServiceUser(); err != nil {
+		if err := service.RemoveAccount(); err != nil {
 			fmt.Fprintf(stderr, "imdsd uninstall: %v\n", err)
 			return exitError
 		}
@@ -179,7 +179,7 @@ func ensureConfig(path string) (wrote bool, err error) {
 		return false, err
 	}
 	// 0640: the config may hold an external ID; the service's group reads
-	// it (shareConfig), nobody else.
+	// it (service.ShareConfig), nobody else.
 	if err := os.WriteFile(path, packaging.DefaultConfig(), 0o640); err != nil {
 		return false, err
 	}
@@ -215,41 +215,6 @@ func writeNewConfig(path string, set configSettings) error {
 		return err
 	}
 	return f.Close()
-}
-
-// platformName names a service platform (service.Service.Platform, the
-// kardianos/service names such as "unix-systemv") as users know it
-// (issue 16 item 10: "not installed (unix-systemv)" is jargon).
-func platformName(p string) string {
-	switch p {
-	case "linux-systemd":
-		return "systemd"
-	case "unix-systemv":
-		return "SysV init"
-	case "linux-upstart":
-		return "Upstart"
-	case "linux-openrc":
-		return "OpenRC"
-	case "linux-rcs":
-		return "rc.d"
-	case "linux-procd":
-		return "procd"
-	case "darwin-launchd":
-		return "launchd"
-	case "windows-service":
-		return "Windows service manager"
-	}
-	return p
-}
-
-// serviceState is what `imdsd status` says of the system service without a
-// daemon to ask: "not installed as a system service (SysV init)", "stopped
-// (system service, systemd)".
-func serviceState(st service.Status, platform string) string {
-	if st == service.StatusNotInstalled {
-		return fmt.Sprintf("%s as a system service (%s)", st, platformName(platform))
-	}
-	return fmt.Sprintf("%s (system service, %s)", st, platformName(platform))
 }
 
 // packageOwned reports whether the systemd unit came from the .deb or .rpm.

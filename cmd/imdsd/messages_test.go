@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/imdsd/imdsd/control"
-	"github.com/imdsd/imdsd/service"
 )
 
 // TestReload_RefusedConfigOnePrefix: a config the daemon refuses is
@@ -71,42 +70,5 @@ func TestVersion_Help(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"version"}, &stdout, &stderr); code != exitOK || !strings.HasPrefix(stdout.String(), "imdsd ") {
 		t.Errorf("imdsd version: exit %d, stdout %q", code, stdout.String())
-	}
-}
-
-// TestPlatformName: the service platforms are named as users know them,
-// not by kardianos/service's identifiers (issue 16 item 10: "not
-// installed (unix-systemv)").
-func TestPlatformName(t *testing.T) {
-	tests := map[string]string{
-		"unix-systemv":    "SysV init",
-		"linux-systemd":   "systemd",
-		"darwin-launchd":  "launchd",
-		"windows-service": "Windows service manager",
-		"solaris-smf":     "solaris-smf", // unknown: as it is
-	}
-	for in, want := range tests {
-		if got := platformName(in); got != want {
-			t.Errorf("platformName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestServiceState: the line `imdsd status` prints without a daemon names
-// the system service in words (issue 16 item 10).
-func TestServiceState(t *testing.T) {
-	tests := []struct {
-		st       service.Status
-		platform string
-		want     string
-	}{
-		{service.StatusNotInstalled, "unix-systemv", "not installed as a system service (SysV init)"},
-		{service.StatusStopped, "linux-systemd", "stopped (system service, systemd)"},
-		{service.StatusRunning, "unix-systemv", "running (system service, SysV init)"},
-	}
-	for _, tc := range tests {
-		if got := serviceState(tc.st, tc.platform); got != tc.want {
-			t.Errorf("serviceState(%v, %q) = %q, want %q", tc.st, tc.platform, got, tc.want)
-		}
 	}
 }
