@@ -207,3 +207,16 @@ func TestCheckSource(t *testing.T) {
 		})
 	}
 }
+
+// TestResolve_PolicyFileErrorNamesTheRole: Resolve reads the policy file
+// (so config check finds a missing or bad one) and names the key under
+// the role's name.
+func TestResolve_PolicyFileErrorNamesTheRole(t *testing.T) {
+	sourceEnv(t)
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	_, err := Resolve(context.Background(), Def{Name: "prod", RoleARN: "arn:aws:iam::123456789012:role/app", PolicyFile: missing}.Spec())
+	var ke *KeyError
+	if !errors.As(err, &ke) || ke.Key != "roles.prod.policy_file" || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err %v, want roles.prod.policy_file and the missing file", err)
+	}
+}

@@ -46,3 +46,25 @@ func TestDef_Spec(t *testing.T) {
 		t.Errorf("Spec() = %+v, want the definition %+v and no MFAToken", got, d)
 	}
 }
+
+// TestDef_TagsAndListsCompare: Def holds tags and lists as canonical
+// strings, so equal contents built in any order are ==, and any change
+// of a pair or an item is not.
+func TestDef_TagsAndListsCompare(t *testing.T) {
+	a := Def{Tags: NewTags(map[string]string{"a": "1", "b": "2"}), PolicyARNs: NewList([]string{"y", "x"}), TransitiveTagKeys: NewList([]string{"a"})}
+	b := Def{Tags: NewTags(map[string]string{"b": "2", "a": "1"}), PolicyARNs: NewList([]string{"x", "y", "x"}), TransitiveTagKeys: NewList([]string{"a"})}
+	if a != b {
+		t.Errorf("%+v != %+v: the same tags and lists must compare equal", a, b)
+	}
+	for name, change := range map[string]func(*Def){
+		"tag value": func(d *Def) { d.Tags = NewTags(map[string]string{"a": "1", "b": "3"}) },
+		"tag added": func(d *Def) { d.Tags = NewTags(map[string]string{"a": "1", "b": "2", "c": ""}) },
+		"list item": func(d *Def) { d.PolicyARNs = NewList([]string{"x"}) },
+	} {
+		c := b
+		change(&c)
+		if c == a {
+			t.Errorf("changing the %s leaves Def equal", name)
+		}
+	}
+}

@@ -81,13 +81,16 @@ func (d Def) CheckSource() error {
 	return nil
 }
 
-// checkSpec is Resolve's check: CheckSource and the policy file read.
+// checkSpec is Resolve's check: CheckSource and the policy file read. A
+// named role's keys are named under roles.NAME.
 func (d Def) checkSpec() error {
-	if err := d.CheckSource(); err != nil {
-		return err
+	err := d.CheckSource()
+	if err == nil {
+		_, err = d.readPolicy()
 	}
-	if _, err := d.readPolicy(); err != nil {
-		return err
+	var ke *KeyError
+	if errors.As(err, &ke) && d.Name != "" {
+		return &KeyError{Key: "roles." + d.Name + "." + ke.Key, Value: ke.Value, Err: ke.Err}
 	}
-	return nil
+	return err
 }

@@ -315,3 +315,37 @@ func TestTokenExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestWebIdentity_EchoingSTSNeverShowsToken: an endpoint at sts_endpoint
+// that echoes the request into its error (a stand-in for a misconfigured
+// proxy; real STS does not echo) does not put the token in the error, which
+// is still sorted as STS's refusal of the token.
+func TestWebIdentity_EchoingSTSNeverShowsToken(t *testing.T) {
+	webEnv(t)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad token ` +
+			r.PostForm.Get("WebIdentityToken") + `</Message></Error><RequestId>1</RequestId></ErrorResponse>`))
+	}))
+	t.Cleanup(echo.Close)
+	tok := testJWT(t, time.Now().Add(time.Hour))
+	file := filepath.Join(t.TempDir(), "t")
+	_ = os.WriteFile(file, []byte(tok), 0o600)
+	r, err := Resolve(context.Background(), Def{RoleARN: webRoleARN, STSEndpoint: echo.URL, WebIdentityTokenFile: file}.Spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Fetcher.Fetch(context.Background())
+	if err == nil {
+		t.Fatal("fetch succeeded against a refusing STS")
+	}
+	noTokenIn(t, err.Error(), tok)
+	if k := Classify(err); k != KindWebIdentityToken {
+		t.Errorf("kind %s, want %s", k, KindWebIdentityToken)
+	}
+	if ErrorCode(err) != "InvalidIdentityToken" {
+		t.Errorf("code %q, want InvalidIdentityToken", ErrorCode(err))
+	}
+}
