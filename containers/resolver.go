@@ -52,7 +52,12 @@ type Options struct {
 	// MissWait bounds the wait of a lookup of an unknown address;
 	// DefaultMissWait when zero.
 	MissWait time.Duration
-	Logger   *slog.Logger
+	// OnStart, when set, learns of each container as its engine creates
+	// and starts it, before its process runs and before any list shows
+	// its address: the Container has its ID, name and labels, no Addrs.
+	// The daemon fetches its role then. It must not block.
+	OnStart func(Container)
+	Logger  *slog.Logger
 }
 
 // Resolver finds the container of an address. Run keeps it current.
@@ -87,7 +92,7 @@ func New(opts Options) *Resolver {
 		misses: make(map[netip.Addr]*miss),
 	}
 	for _, s := range opts.Sockets {
-		r.engines = append(r.engines, newEngine(s, opts.TTL, r.log.With("engine", s), r.neg.clear))
+		r.engines = append(r.engines, newEngine(s, opts.TTL, r.log.With("engine", s), r.neg.clear, opts.OnStart))
 	}
 	return r
 }
@@ -181,7 +186,10 @@ func (r *Resolver) leave(addr netip.Addr, m *miss) {
 
 // wait asks every engine for fresh lists until one has addr or ctx ends.
 // An address that the whole of MissWait did not find, while every engine
-// answered and the cache was not cleared, is remembered as unknown.
+// answered, the cache was not cleared and no container was starting
+// unlisted, is remembered as unknown: an engine may list a container's
+// address later than its start event, and the container's next request
+// must then be served, not refused for negativeTTL.
 func (r *Resolver) wait(ctx context.Context, addr netip.Addr, m *miss) {
 	// Read before the first find: a clear after it (a container started,
 	// a list found a new address) keeps the miss from being remembered,
@@ -196,7 +204,7 @@ func (r *Resolver) wait(ctx context.Context, addr netip.Addr, m *miss) {
 	}
 	if !found {
 		m.err = r.missErr(addr)
-		if errors.Is(m.err, ErrUnknown) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if errors.Is(m.err, ErrUnknown) && errors.Is(ctx.Err(), context.DeadlineExceeded) && !r.starting() {
 			r.neg.add(addr, gen)
 		}
 	}
@@ -229,6 +237,17 @@ func (r *Resolver) missErr(addr netip.Addr) error {
 		return fmt.Errorf("%s: %w (%s)", addr, ErrUnreachable, strings.Join(down, "; "))
 	}
 	return fmt.Errorf("%s: %w", addr, ErrUnknown)
+}
+
+// starting reports whether an engine has a container that started
+// recently and that no list shows with an address yet.
+func (r *Resolver) starting() bool {
+	for _, e := range r.engines {
+		if e.isStarting() {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Resolver) find(addr netip.Addr) (Container, bool) {

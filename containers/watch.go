@@ -31,23 +31,57 @@ type engine struct {
 	// the engine turning unreachable. It clears the negative cache.
 	changed func()
 
-	mu      sync.Mutex
-	byAddr  map[netip.Addr]Container
-	err     error         // last list error; errNotListed before the first
-	waiters chan struct{} // closed when a list that starts after now ends
-	down    bool          // a connection failure was logged
+	// onStart learns of each container created or started, from its
+	// event (before any list: with its labels, without its addresses).
+	onStart func(Container)
+	now     func() time.Time // the clock; time.Now but in tests
+
+	mu     sync.Mutex
+	byAddr map[netip.Addr]Container
+	// starting holds the containers whose start or connect event came
+	// and that no list has shown with an address yet, with the event's
+	// time: while one does, an unknown address may be its (the engine
+	// publishes addresses after the event) and is not remembered unknown.
+	starting map[string]time.Time
+	err      error         // last list error; errNotListed before the first
+	waiters  chan struct{} // closed when a list that starts after now ends
+	down     bool          // a connection failure was logged
 }
 
-func newEngine(socket string, ttl time.Duration, log *slog.Logger, changed func()) *engine {
+// startingMax bounds how long a started container that no list shows with
+// an address (a --network none container, an event whose list failed)
+// keeps unknown addresses from being remembered.
+const startingMax = 10 * time.Second
+
+func newEngine(socket string, ttl time.Duration, log *slog.Logger, changed func(), onStart func(Container)) *engine {
 	return &engine{
-		socket:  socket,
-		client:  newEngineClient(socket),
-		ttl:     ttl,
-		log:     log,
-		kick:    make(chan struct{}, 1),
-		changed: changed,
-		err:     errNotListed,
+		socket:   socket,
+		client:   newEngineClient(socket),
+		ttl:      ttl,
+		log:      log,
+		kick:     make(chan struct{}, 1),
+		changed:  changed,
+		onStart:  onStart,
+		now:      time.Now,
+		err:      errNotListed,
+		starting: make(map[string]time.Time),
 	}
+}
+
+// isStarting reports whether a container of this engine started (or got
+// an address) recently and is not listed with an address yet.
+func (e *engine) isStarting() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	for id, at := range e.starting {
+		if now.Sub(at) >= startingMax {
+			delete(e.starting, id)
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 func (e *engine) find(addr netip.Addr) (Container, bool) {
@@ -168,6 +202,11 @@ func (e *engine) list(ctx context.Context) {
 		}
 	}
 	e.mu.Lock()
+	for _, c := range cs {
+		if len(c.Addrs) > 0 {
+			delete(e.starting, c.ID)
+		}
+	}
 	fresh := false
 	for a := range m {
 		if _, ok := e.byAddr[a]; !ok {
@@ -241,12 +280,50 @@ func (e *engine) handle(ev apiEvent) {
 	case "die", "stop", "kill", "destroy", "pause", "disconnect":
 		e.forget(id)
 		e.poke()
+	case "create":
+		// Before its process runs: its role can be fetched now.
+		e.started(ev, id)
 	case "start", "restart", "unpause", "connect", "rename", "update":
 		// A container that gets an address must be found at once, not
-		// refused as an address remembered unknown.
+		// refused as an address remembered unknown, even when the
+		// engine lists its address only later than this event.
+		if id != "" && ev.Action != "rename" && ev.Action != "update" {
+			e.mu.Lock()
+			e.starting[id] = e.now()
+			e.mu.Unlock()
+		}
 		e.changed()
 		e.poke()
+		if ev.Type == "container" && ev.Action == "start" {
+			e.started(ev, id)
+		}
 	}
+}
+
+// isEventAttr reports whether an attribute of a container event is the
+// event's own rather than one of the container's labels (Docker and
+// podman send the labels among them).
+func isEventAttr(k string) bool {
+	switch k {
+	case "image", "name", "exitCode", "signal", "execID", "podId", "podName":
+		return true
+	}
+	return false
+}
+
+// started tells onStart of a container created or started, as its event
+// gives it: ID, name and labels, no address yet.
+func (e *engine) started(ev apiEvent, id string) {
+	if e.onStart == nil || ev.Type != "container" || id == "" {
+		return
+	}
+	c := Container{ID: id, Name: ev.Actor.Attributes["name"], Engine: e.socket, Labels: map[string]string{}}
+	for k, v := range ev.Actor.Attributes {
+		if !isEventAttr(k) {
+			c.Labels[k] = v
+		}
+	}
+	e.onStart(c)
 }
 
 func (e *engine) forget(id string) {
@@ -255,6 +332,7 @@ func (e *engine) forget(id string) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	delete(e.starting, id)
 	for a, c := range e.byAddr {
 		if c.ID == id {
 			delete(e.byAddr, a)

@@ -105,7 +105,8 @@ func (d *containerSide) start(ctx context.Context) ([]net.Listener, func(), erro
 				ln.Close() // idempotent; the servers closed them already on a normal stop
 			}
 		})
-		resolver := containers.New(containers.Options{Sockets: cc.Sockets, Logger: d.log})
+		resolver := containers.New(containers.Options{Sockets: cc.Sockets, Logger: d.log,
+			OnStart: func(c containers.Container) { d.core.warmContainerRole(ctx, c) }})
 		d.core.SetContainers(resolver, func(a netip.Addr) bool {
 			return imdsLn.Serving(a) || (epLn != nil && epLn.Serving(a))
 		})
@@ -130,6 +131,29 @@ func (d *containerSide) start(ctx context.Context) ([]net.Listener, func(), erro
 		cleanups = append(cleanups, done)
 	}
 	return extra, stop, nil
+}
+
+// warmContainerRole is told of each container its engine creates or
+// starts, before the container's process runs: it makes sure the role the
+// container's label names (else containers.default_role) is being fetched,
+// so that its first request finds credentials. It grants nothing: the
+// policy (package access) decides at each request, with every rule. Every
+// role is fetched from the daemon's start today, so this only restarts a
+// stopped one; a scheduler that fetches roles lazily learns here which
+// role is about to be wanted.
+func (o *Daemon) warmContainerRole(ctx context.Context, c containers.Container) {
+	set := o.set.Load()
+	name, ok := c.Label(config.ContainerRoleLabel)
+	if !ok || !set.has(name) {
+		name = o.cfg.Load().Containers.DefaultRole
+	}
+	e, ok := set.byName[name]
+	if !ok {
+		return
+	}
+	e.start(ctx) // a no-op when it runs
+	o.log.Debug("container starting; its role is fetched", "container", c.Name, "role", name,
+		"ready", e.refresher.Snapshot().Err == nil)
 }
 
 // serveEndpoint serves the container credentials endpoint on ln until ctx

@@ -9,6 +9,12 @@
 //	                      then ask STS at STS_URL who they belong to; print
 //	                      "ARN <arn> SOURCE <provider>", or "NOCREDS <reason>"
 //	                      and exit 3.
+//	probe first -         the moment it starts, load credentials through
+//	                      the SDK's default chain (IMDS, no endpoint
+//	                      variable) and print "FIRST <ms> OK" with the
+//	                      milliseconds since the process started, or
+//	                      "FIRST <ms> FAIL <reason>" and exit 3
+//	                      (scripts/bench-ctstart.sh).
 //	probe get URL         GET URL (with $PROBE_AUTHORIZATION as the
 //	                      Authorization header when set); print the status
 //	                      code, then for a JSON object its keys and its
@@ -35,8 +41,9 @@ import (
 )
 
 func main() {
+	start := time.Now()
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe creds STS_URL | probe get URL")
+		fmt.Fprintln(os.Stderr, "usage: probe creds STS_URL | probe get URL | probe first -")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -46,6 +53,8 @@ func main() {
 		os.Exit(creds(ctx, os.Args[2]))
 	case "get":
 		os.Exit(get(ctx, os.Args[2]))
+	case "first":
+		os.Exit(first(ctx, start))
 	}
 	fmt.Fprintln(os.Stderr, "probe: unknown mode", os.Args[1])
 	os.Exit(2)
@@ -69,6 +78,25 @@ func creds(ctx context.Context, stsURL string) int {
 		return 4
 	}
 	fmt.Println("ARN", aws.ToString(out.Arn), "SOURCE", c.Source)
+	return 0
+}
+
+// first loads credentials as an application does at its start and says
+// how long after the process started it had them.
+func first(ctx context.Context, start time.Time) int {
+	// The process's start on the host's clock, for a timeline against
+	// the engine's events.
+	fmt.Fprintln(os.Stderr, "START", start.UnixNano())
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
+	if err == nil {
+		_, err = cfg.Credentials.Retrieve(ctx)
+	}
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		fmt.Printf("FIRST %.1f FAIL %s\n", ms, oneLine(err))
+		return 3
+	}
+	fmt.Printf("FIRST %.1f OK\n", ms)
 	return 0
 }
 
