@@ -65,8 +65,13 @@ type RefresherOptions struct {
 	CheckInterval time.Duration
 	Clock         Clock
 	Logger        *slog.Logger
-	// Rand returns a float in [0,1); math/rand/v2's Float64 when nil.
+	// Rand returns a float in [0,1); the Scheduler's seeded source when
+	// there is one, else math/rand/v2's Float64, when nil.
 	Rand func() float64
+	// Scheduler, when set, decides when each fetch runs and spreads the
+	// refreshes of the roles that share it (scheduler.go); nil fetches
+	// on the refresher's own timer alone.
+	Scheduler *Scheduler
 }
 
 // state is the refresher's immutable state, swapped atomically, so that
@@ -99,6 +104,12 @@ type Refresher struct {
 	// fetched is closed once the outcome of the first fetch is stored.
 	fetched     chan struct{}
 	fetchedOnce sync.Once
+	// waiting is set when a reader asked for a refresh (poke): the next
+	// fetch is urgent for the Scheduler.
+	waiting atomic.Bool
+	// phase is the role's place in its refresh window, from the
+	// Scheduler (scheduler_refresher.go).
+	phase float64
 }
 
 // Stats counts what a Refresher did, for status and metrics. Snapshot
@@ -137,6 +148,9 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Rand == nil && opts.Scheduler != nil {
+		opts.Rand = opts.Scheduler.Float64
+	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
 	}
@@ -145,6 +159,9 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 		log:     opts.Logger.With("component", "roles", "role", opts.Name),
 		wake:    make(chan struct{}, 1),
 		fetched: make(chan struct{}),
+	}
+	if opts.Scheduler != nil {
+		r.phase = opts.Scheduler.Phase()
 	}
 	r.state.Store(&state{lastKind: KindNone})
 	return r, nil
@@ -200,6 +217,7 @@ func (r *Refresher) update(f func(*state)) *state {
 func (r *Refresher) Refresh() { r.poke() }
 
 func (r *Refresher) poke() {
+	r.waiting.Store(true)
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -254,6 +272,9 @@ func (r *Refresher) due(now time.Time) bool {
 // MinRemaining plus up to Jitter before its expiry, and not sooner than
 // minRefreshGap from now.
 func (r *Refresher) nextRefresh(expires, now time.Time) time.Time {
+	if r.opts.Scheduler != nil {
+		return r.scheduledRefresh(expires, now)
+	}
 	jitter := time.Duration(r.opts.Rand() * float64(r.opts.Jitter))
 	at := expires.Add(-r.opts.MinRemaining - jitter)
 	if floor := now.Add(minRefreshGap); at.Before(floor) {
@@ -278,7 +299,14 @@ func (r *Refresher) backoff(n int) time.Duration {
 // with the old plan. failures is the number of failures in a row before
 // this one. It reports success and returns the next refresh time.
 func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
+	permit, err := r.acquire(ctx)
+	if err != nil {
+		// Still queued when ctx ended (or the scheduler stopped): no call
+		// was made; try again after a backoff step.
+		return false, r.opts.Clock.Now().Add(r.backoff(failures + 1))
+	}
 	creds, err := r.fetchOnce(ctx)
+	permit.Done(err)
 	now := r.opts.Clock.Now()
 	prev := r.state.Load()
 	if err != nil && ctx.Err() != nil {
