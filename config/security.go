@@ -27,6 +27,9 @@ type Security struct {
 	// MaxConnsPerClient caps one client's concurrent connections; 0 is
 	// no cap.
 	MaxConnsPerClient int
+	// MaxConns caps the connections of every client together; past it
+	// the idle one open longest is closed; 0 is no cap.
+	MaxConns int
 	// Users are the local-user rules.
 	Users Users
 }
@@ -70,6 +73,7 @@ func defaultSecurity() Security {
 		RateLimit:         imds.DefaultRatePerSecond,
 		RateBurst:         imds.DefaultRateBurst,
 		MaxConnsPerClient: imds.DefaultMaxConnsPerClient,
+		MaxConns:          imds.DefaultMaxConns,
 	}
 }
 

@@ -15,6 +15,7 @@ hop_limit: 1
 rate_limit: 50
 rate_burst: 100
 max_conns_per_client: 8
+max_conns: 64
 allow_uids: [1000, alice]
 allow_groups: developers
 user_roles:
@@ -27,7 +28,7 @@ units:
 		t.Fatal(err)
 	}
 	want := Security{
-		AllowedHosts: []string{"imds.internal"}, HopLimit: 1, RateLimit: 50, RateBurst: 100, MaxConnsPerClient: 8,
+		AllowedHosts: []string{"imds.internal"}, HopLimit: 1, RateLimit: 50, RateBurst: 100, MaxConnsPerClient: 8, MaxConns: 64,
 		Users: Users{
 			AllowUIDs: []string{"1000", "alice"}, AllowGroups: []string{"developers"},
 			UserRoles: []UserRole{{User: "bob", Role: "readonly"}, {Group: "admins", Role: "admin"}},

@@ -195,7 +195,7 @@ func (s Security) validate(bad func(name, value string, err error) error) error 
 	for _, v := range []struct {
 		key string
 		n   int
-	}{{"rate_limit", s.RateLimit}, {"rate_burst", s.RateBurst}, {"max_conns_per_client", s.MaxConnsPerClient}} {
+	}{{"rate_limit", s.RateLimit}, {"rate_burst", s.RateBurst}, {"max_conns_per_client", s.MaxConnsPerClient}, {"max_conns", s.MaxConns}} {
 		if v.n < 0 {
 			return bad(v.key, strconv.Itoa(v.n), ErrBadLimit)
 		}

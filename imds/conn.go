@@ -33,6 +33,7 @@ const (
 	markIdle   = 0 // between requests
 	markActive = 1 // in a request (net/http's StateActive)
 	markHeader = 2 // reading a request's headers
+	markNew    = 3 // accepted, no byte of its first request read yet
 	markShift  = 2
 	markMask   = 1<<markShift - 1 // the kind bits
 )
@@ -113,6 +114,9 @@ type trackedConn struct {
 	closed atomic.Bool
 	mark   atomic.Uint64  // tick<<markShift | markIdle, markActive or markHeader
 	clock  *atomic.Uint64 // the reaper's tick count; set before the first Read
+	// seq is the connection's place in accept order (reaper.admit): of
+	// two connections idle since the same tick, the lower is shed first.
+	seq uint64
 
 	// Deadlines (conndeadline.go).
 	readSet, writeSet atomic.Bool  // a deadline is set on the socket
@@ -135,18 +139,31 @@ func (c *trackedConn) idle() bool {
 	return c.clock != nil && c.mark.Load()&markMask == markIdle && !c.closed.Load()
 }
 
-// reaper closes connections that stay too long in a request or idle. A
-// connection's state changes cost one atomic store of the current tick;
-// the reaper's goroutine runs only while connections are open, once a
-// reaperTick.
+// sheddable reports whether the global connection limit may close c for
+// a new connection (reaper.admit): c is idle between requests, or was
+// accepted and has sent no byte yet. A connection in a request, its
+// headers included, is never shed.
+func sheddable(m uint64) bool {
+	k := m & markMask
+	return k == markIdle || k == markNew
+}
+
+// reaper closes connections that stay too long in a request or idle, and
+// keeps the connections of one Serve call under a global limit (max,
+// Options.MaxConns; admit). A connection's state changes cost one atomic
+// store of the current tick; the reaper's goroutine runs only while
+// connections are open, once a reaperTick.
 type reaper struct {
 	limits [markMask + 1]uint64 // ticks, by mark kind
 	tick   time.Duration
+	// max is the most connections open at once; 0 is no limit.
+	max int
 
 	now atomic.Uint64 // ticks since the reaper was made
 
 	mu      sync.Mutex
 	conns   map[*trackedConn]struct{}
+	seq     uint64 // connections admitted so far
 	running bool
 	stopped bool
 	quit    chan struct{} // closed by stop
@@ -161,6 +178,7 @@ func newReaper(header, active, idle, tick time.Duration) *reaper {
 	rp.limits[markHeader] = uint64(header / tick)
 	rp.limits[markActive] = uint64(active / tick)
 	rp.limits[markIdle] = uint64(idle / tick)
+	rp.limits[markNew] = rp.limits[markHeader]
 	return rp
 }
 
@@ -173,7 +191,7 @@ func (rp *reaper) connState(c net.Conn, st http.ConnState) {
 	}
 	switch st {
 	case http.StateNew:
-		rp.add(tc)
+		rp.add(tc) // unless its guardedListener admitted it
 	case http.StateActive:
 		tc.mark.Store(rp.now.Load()<<markShift | markActive)
 	case http.StateIdle:
@@ -187,19 +205,63 @@ func (rp *reaper) connState(c net.Conn, st http.ConnState) {
 }
 
 func (rp *reaper) add(tc *trackedConn) {
-	// A new connection has the header limit to send its first request,
-	// counted from now, as net/http's ReadHeaderTimeout counts from accept.
-	// net/http sets StateNew before the connection's goroutine starts, so
-	// clock is set before its first Read.
-	tc.clock = &rp.now
-	tc.mark.Store(rp.now.Load()<<markShift | markHeader)
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
+	if _, ok := rp.conns[tc]; ok || tc.closed.Load() {
+		return // admitted already, or shed before net/http saw it
+	}
+	rp.addLocked(tc)
+}
+
+func (rp *reaper) addLocked(tc *trackedConn) {
+	// A new connection has the header limit to send its first request,
+	// counted from now, as net/http's ReadHeaderTimeout counts from accept.
+	// Both admit (in Accept) and net/http's StateNew run before the
+	// connection's goroutine starts, so clock is set before its first Read.
+	tc.clock = &rp.now
+	tc.mark.Store(rp.now.Load()<<markShift | markNew)
+	rp.seq++
+	tc.seq = rp.seq
 	rp.conns[tc] = struct{}{}
 	if !rp.running && !rp.stopped {
 		rp.running = true
 		go rp.run()
 	}
+}
+
+// admit tracks tc, a connection just accepted, under the global limit:
+// with max connections open, the one idle longest (or, idle since the
+// same tick, accepted first) is taken out to make room and returned, for
+// the caller to close; an idle keep-alive client redials for its next
+// request. If every open connection is in a request, none is shed and
+// admit reports false: tc is to be closed unanswered. The scan costs one
+// pass over the open connections, and only at the limit.
+//
+// A request can arrive on the victim between the scan and its Close; its
+// client sees the connection closed before any answer, which the SDKs
+// retry, as they do when a server closes an idle connection (net/http's
+// own closeIdleConns has the same window).
+func (rp *reaper) admit(tc *trackedConn) (ok bool, victim *trackedConn) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.max > 0 && len(rp.conns) >= rp.max {
+		var vm uint64
+		for c := range rp.conns {
+			m := c.mark.Load()
+			if !sheddable(m) || c.closed.Load() {
+				continue
+			}
+			if victim == nil || m>>markShift < vm>>markShift || (m>>markShift == vm>>markShift && c.seq < victim.seq) {
+				victim, vm = c, m
+			}
+		}
+		if victim == nil {
+			return false, nil
+		}
+		delete(rp.conns, victim)
+	}
+	rp.addLocked(tc)
+	return true, victim
 }
 
 func (rp *reaper) remove(tc *trackedConn) {

@@ -35,7 +35,8 @@ const pastDeadline = 946684800
 
 // Read reads from the connection. Bytes arriving on an idle connection
 // start a request: the connection is marked as reading headers, with the
-// reaper's tick, which is an atomic load rather than a clock read.
+// reaper's tick, which is an atomic load rather than a clock read. A new
+// connection's first bytes keep the tick of its accept.
 func (c *trackedConn) Read(p []byte) (int, error) {
 	if c.gate != nil {
 		// The first Read, on the connection's own goroutine: who the
@@ -55,8 +56,14 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.reading.Add(-1)
-	if n > 0 && c.clock != nil && c.mark.Load()&markMask == markIdle {
-		c.mark.Store(c.clock.Load()<<markShift | markHeader)
+	if n > 0 && c.clock != nil {
+		switch m := c.mark.Load(); m & markMask {
+		case markIdle:
+			c.mark.Store(c.clock.Load()<<markShift | markHeader)
+		case markNew:
+			// The first request's headers: counted from accept still.
+			c.mark.Store(m&^markMask | markHeader)
+		}
 	}
 	return n, err
 }

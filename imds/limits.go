@@ -27,6 +27,11 @@ const (
 	DefaultRatePerSecond     = 1024
 	DefaultRateBurst         = 2048
 	DefaultMaxConnsPerClient = 128
+	// DefaultMaxConns caps the connections of one Run in total (every
+	// caller's): at about 20 KB of memory each when idle (docs/BENCHMARKS.md),
+	// some 80 MB, and far below the descriptor limit the Go runtime raises
+	// to. 32 callers at their full per-caller cap fill it.
+	DefaultMaxConns = 4096
 )
 
 // rateLimiter keeps one token bucket per caller. A nil rateLimiter allows
@@ -143,6 +148,13 @@ type guardedListener struct {
 	hopLimit   int
 	onHopError func(net.Addr, error)
 	gate       *connGate // nil: nothing to admit
+	// reaper tracks the connections and keeps them under the global
+	// limit (reaper.admit); nil leaves them to net/http's StateNew.
+	reaper *reaper
+	// onLimit is told of a connection admitted at the global limit:
+	// victim is the idle one closed for it, nil when none was idle and
+	// the new one is closed instead.
+	onLimit func(c, victim *trackedConn)
 }
 
 // newConnGate returns the gate of one Serve call's listeners, nil when
@@ -168,18 +180,33 @@ func (s *Server) newConnGate() *connGate {
 
 // wrapListener returns ln with the connection limits of s.opts, admitted
 // by gate (shared by the listeners of one Serve call).
-func (s *Server) wrapListener(ln net.Listener, gate *connGate) net.Listener {
+func (s *Server) wrapListener(ln net.Listener, gate *connGate) *guardedListener {
 	return &guardedListener{
 		Listener: ln,
 		hopLimit: s.opts.HopLimit,
 		onHopError: func(a net.Addr, err error) {
 			s.logs.hopLimit.logf(attrClient, a.String(), "err", err)
 		},
-		gate: gate,
+		gate:    gate,
+		onLimit: s.onConnLimit,
 	}
 }
 
-// Accept returns the next connection. An accept error is returned as it
+// onConnLimit counts and logs (within its line budget) a connection
+// accepted at the global limit, Options.MaxConns.
+func (s *Server) onConnLimit(c, victim *trackedConn) {
+	if victim != nil {
+		s.counters.connsShed.Add(1)
+		s.logs.connLimit.logf(attrClient, c.info.remote.String(), "closed_idle", victim.info.remote.String(), "max_conns", s.opts.MaxConns)
+		return
+	}
+	s.counters.connsFull.Add(1)
+	s.logs.connLimit.logf(attrClient, c.info.remote.String(), "closed_idle", "none: every connection is in a request; this one closed", "max_conns", s.opts.MaxConns)
+}
+
+// Accept returns the next connection, tracked by the reaper under the
+// global connection limit, which may close the idle connection open
+// longest to make room for it (reaper.admit). An accept error is returned as it
 // is: http.Server retries only a net.Error that is Temporary (EMFILE,
 // ENFILE), and would end Serve, and Run, on a wrapped one
 // (TestServer_SurvivesEMFILE). The connection cap is not applied here but
@@ -202,6 +229,20 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			}
 		}
 		tc := &trackedConn{Conn: c, info: newConnInfo(c), gate: l.gate}
+		if l.reaper != nil {
+			ok, victim := l.reaper.admit(tc)
+			if victim != nil || !ok {
+				l.onLimit(tc, victim)
+			}
+			if victim != nil {
+				_ = victim.Close()
+			}
+			if !ok {
+				// Every connection is in a request: none is shed.
+				c.Close()
+				continue
+			}
+		}
 		if l.gate != nil && l.gate.max > 0 {
 			tc.limits = l.gate
 		}

@@ -18,7 +18,7 @@ import (
 // default rate limit is 10,000 lines per 30 s per service.
 const (
 	logWindow = 10 * time.Second
-	// logBudgetLines is a kind's budget per window. Seven kinds at 100
+	// logBudgetLines is a kind's budget per window. Eight kinds at 100
 	// lines per 10 s, and the audit's own budget (audit.go), stay under a
 	// third of journald's default limit.
 	logBudgetLines = 100
@@ -28,6 +28,7 @@ const (
 const (
 	msgRateLimited   = "client over its rate limit; answering 429"
 	msgConnCap       = "client over its connection cap; connection closed"
+	msgConnLimit     = "server at its connection limit (max_conns); connection closed"
 	msgHopLimit      = "set hop limit; connection closed"
 	msgBadHost       = "host not allowed (DNS rebinding?)"
 	msgBrowser       = "browser request refused"
@@ -116,6 +117,7 @@ func (b *lineBudget) flush() {
 // logBudgets holds the line budget of every per-request kind.
 type logBudgets struct {
 	rateLimited, connCap, hopLimit, badHost, browser, clientRefused, noRole *lineBudget
+	connLimit                                                               *lineBudget
 }
 
 func newLogBudgets(log *slog.Logger, now func() time.Time) logBudgets {
@@ -123,6 +125,7 @@ func newLogBudgets(log *slog.Logger, now func() time.Time) logBudgets {
 	return logBudgets{
 		rateLimited:   warn(msgRateLimited),
 		connCap:       warn(msgConnCap),
+		connLimit:     warn(msgConnLimit),
 		hopLimit:      newLineBudget(log, slog.LevelError, msgHopLimit, logBudgetLines, now),
 		badHost:       warn(msgBadHost),
 		browser:       warn(msgBrowser),
@@ -133,7 +136,7 @@ func newLogBudgets(log *slog.Logger, now func() time.Time) logBudgets {
 
 // all returns every budget, for flush and for tests.
 func (l *logBudgets) all() []*lineBudget {
-	return []*lineBudget{l.rateLimited, l.connCap, l.hopLimit, l.badHost, l.browser, l.clientRefused, l.noRole}
+	return []*lineBudget{l.rateLimited, l.connCap, l.hopLimit, l.badHost, l.browser, l.clientRefused, l.noRole, l.connLimit}
 }
 
 // flush reports the counts of every budget's current window.

@@ -29,11 +29,14 @@ type SecurityStats struct {
 	RateLimited  uint64 // 429: a client over its request rate
 	ConnsRefused uint64 // connections closed unanswered: a caller over its connection cap found no slot in time
 	ConnsEvicted uint64 // idle keep-alive connections closed to give their slot to a new one of the same caller
+	ConnsShed    uint64 // idle connections closed at the global limit (MaxConns) for a new one
+	ConnsFull    uint64 // new connections closed at the global limit: every open one was in a request
 }
 
 // securityCounters are the atomic counters behind SecurityStats.
 type securityCounters struct {
 	badHost, browser, rateLimited, connsRefused, connsEvicted atomic.Uint64
+	connsShed, connsFull                                      atomic.Uint64
 }
 
 // SecurityStats returns how many requests and connections the checks
@@ -46,6 +49,8 @@ func (s *Server) SecurityStats() SecurityStats {
 		RateLimited:  c.rateLimited.Load(),
 		ConnsRefused: c.connsRefused.Load(),
 		ConnsEvicted: c.connsEvicted.Load(),
+		ConnsShed:    c.connsShed.Load(),
+		ConnsFull:    c.connsFull.Load(),
 	}
 }
 

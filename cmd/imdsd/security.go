@@ -32,6 +32,7 @@ func harden(cfg config.Config, log *slog.Logger, opts imds.Options) imds.Options
 	opts.AllowedHosts = allowedHosts(s, cfg.ListenAddrs())
 	opts.RateLimit = imds.RateLimit{PerSecond: float64(s.RateLimit), Burst: s.RateBurst}
 	opts.MaxConnsPerClient = s.MaxConnsPerClient
+	opts.MaxConns = s.MaxConns
 	opts.HopLimit = s.HopLimit
 	opts.ConnIdentity = peercred.Identity // limits and audit per local user
 	opts.Audit = log.With("component", "audit")
