@@ -145,7 +145,7 @@ func Keys() []Key {
 			field:  func(c *Config) any { return &c.ContainerEndpoint },
 			decode: func(c *Config) func(*yaml.Node) error { return containerEndpointValue(&c.ContainerEndpoint) }},
 		Key{Name: "kubernetes", Kind: KindNested, Restart: true,
-			Doc: "Kubernetes node agent: {enabled, node_name ($NODE_NAME), kubeconfig, base_role_arn, default_role, " +
+			Doc: "Kubernetes node agent: {enabled, node_name ($NODE_NAME), node_ip ($NODE_IP), port (9254), pod_identity_port (9255; 0: none), kubeconfig, base_role_arn, default_role, " +
 				"namespace_restrictions (true), namespace_restriction_format (glob|regexp), session_per_pod (true), " +
 				"audience (pods.eks.amazonaws.com), wait (1s), grace (5m), prefetch_grace (10m), max_roles (256), " +
 				"interfaces (cali+ cni0 veth+ eni+ lxc+), print_rules, profile, region, sts_endpoint, source_role}",

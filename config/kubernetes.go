@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -18,6 +20,13 @@ type Kubernetes struct {
 	Enabled bool
 	// NodeName is this node's name; NodeNameEnv when empty.
 	NodeName string
+	// NodeIP is the node's address the daemon listens on for pods (the
+	// DNAT target); NodeIPEnv when empty. IPv4 or IPv6.
+	NodeIP string
+	// Port is the daemon's IMDS port on NodeIP; PodIdentityPort its Pod
+	// Identity endpoint's port there (0: no Pod Identity endpoint).
+	Port            int
+	PodIdentityPort int
 	// Kubeconfig is the kubeconfig file; in-cluster config when empty.
 	Kubeconfig string
 	// BaseRoleARN resolves role names in pod annotations:
@@ -67,12 +76,16 @@ type Kubernetes struct {
 // Kubernetes defaults.
 const (
 	// NodeNameEnv is the variable the downward API sets to the node name.
-	NodeNameEnv          = "NODE_NAME"
-	DefaultAudience      = "pods.eks.amazonaws.com"
-	DefaultPodWait       = time.Second
-	DefaultPodGrace      = 5 * time.Minute
-	DefaultPrefetchGrace = 10 * time.Minute
-	DefaultMaxPodRoles   = 256
+	NodeNameEnv = "NODE_NAME"
+	// NodeIPEnv is the variable the downward API sets to status.hostIP.
+	NodeIPEnv              = "NODE_IP"
+	DefaultPodPort         = 9254
+	DefaultPodIdentityPort = 9255
+	DefaultAudience        = "pods.eks.amazonaws.com"
+	DefaultPodWait         = time.Second
+	DefaultPodGrace        = 5 * time.Minute
+	DefaultPrefetchGrace   = 10 * time.Minute
+	DefaultMaxPodRoles     = 256
 	// MaxPodWait is the most a request may wait for its pod: the SDKs'
 	// IMDS timeouts are one second.
 	MaxPodWait = time.Second
@@ -85,6 +98,8 @@ func DefaultPodInterfaces() []string { return []string{"cali+", "cni0", "veth+",
 func defaultKubernetes() Kubernetes {
 	return Kubernetes{
 		NamespaceRestrictions:      true,
+		Port:                       DefaultPodPort,
+		PodIdentityPort:            DefaultPodIdentityPort,
 		NamespaceRestrictionFormat: "glob",
 		SessionPerPod:              true,
 		Audience:                   DefaultAudience,
@@ -104,6 +119,23 @@ func (k Kubernetes) Node(getenv func(string) string) string {
 	return getenv(NodeNameEnv)
 }
 
+// NodeAddr returns the node address pods reach the daemon on: node_ip,
+// else $NODE_IP (getenv), or an error naming both.
+func (k Kubernetes) NodeAddr(getenv func(string) string) (netip.Addr, error) {
+	v := k.NodeIP
+	if v == "" {
+		v = getenv(NodeIPEnv)
+	}
+	if v == "" {
+		return netip.Addr{}, fmt.Errorf("kubernetes.node_ip: %w", ErrNodeIP)
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("kubernetes.node_ip (or $%s) %q: %w", NodeIPEnv, v, ErrBadNodeIP)
+	}
+	return a.Unmap(), nil
+}
+
 // RequireNode returns the node name, or an error naming the key and the
 // variable when neither gives one (the daemon's start in kubernetes mode).
 func (k Kubernetes) RequireNode(getenv func(string) string) (string, error) {
@@ -115,15 +147,18 @@ func (k Kubernetes) RequireNode(getenv func(string) string) (string, error) {
 
 // Kubernetes errors.
 var (
-	ErrBadBaseARN       = errors.New("must be a role ARN prefix ending in '/', e.g. arn:aws:iam::123456789012:role/")
-	ErrBadRestrictFmt   = errors.New("must be glob or regexp")
-	ErrBadPodWait       = errors.New("must be between 0 and 1s (the SDKs give up after one second)")
-	ErrBadGrace         = errors.New("must not be negative")
-	ErrBadMaxRoles      = errors.New("must be at least 1")
-	ErrBadAudience      = errors.New("must not be empty")
-	ErrBadPodInterface  = errors.New("must be an interface name or pattern (name+) of 1 to 15 bytes")
-	ErrNodeName         = errors.New("give kubernetes.node_name or set $NODE_NAME (the downward API's spec.nodeName)")
-	ErrSourceAndProfile = errors.New("give source_role or profile/region/sts_endpoint, not both")
+	ErrBadBaseARN         = errors.New("must be a role ARN prefix ending in '/', e.g. arn:aws:iam::123456789012:role/")
+	ErrBadRestrictFmt     = errors.New("must be glob or regexp")
+	ErrBadPodWait         = errors.New("must be between 0 and 1s (the SDKs give up after one second)")
+	ErrBadGrace           = errors.New("must not be negative")
+	ErrBadMaxRoles        = errors.New("must be at least 1")
+	ErrBadAudience        = errors.New("must not be empty")
+	ErrBadPodInterface    = errors.New("must be an interface name or pattern (name+) of 1 to 15 bytes")
+	ErrNodeName           = errors.New("give kubernetes.node_name or set $NODE_NAME (the downward API's spec.nodeName)")
+	ErrSourceAndProfile   = errors.New("give source_role or profile/region/sts_endpoint, not both")
+	ErrNodeIP             = errors.New("give kubernetes.node_ip or set $NODE_IP (the downward API's status.hostIP): the node address pods' DNAT reaches the daemon on")
+	ErrBadPodIdentityPort = errors.New("must be a port from 1 to 65535 other than kubernetes.port, or 0 for no Pod Identity endpoint")
+	ErrBadNodeIP          = errors.New("must be an IP address of this node (no port), e.g. 10.0.1.17")
 )
 
 var (
@@ -136,6 +171,9 @@ func kubernetesValue(k *Kubernetes) func(*yaml.Node) error {
 		return mappingValue("kubernetes", n, map[string]func(*yaml.Node) error{
 			"enabled":                      boolValue(&k.Enabled),
 			"node_name":                    stringValue(&k.NodeName),
+			"node_ip":                      stringValue(&k.NodeIP),
+			"port":                         intValue(&k.Port),
+			"pod_identity_port":            intValue(&k.PodIdentityPort),
 			"kubeconfig":                   stringValue(&k.Kubeconfig),
 			"base_role_arn":                stringValue(&k.BaseRoleARN),
 			"default_role":                 stringValue(&k.DefaultRole),
@@ -160,6 +198,17 @@ func kubernetesValue(k *Kubernetes) func(*yaml.Node) error {
 // validate checks kubernetes: (node_name only when it is enabled: the
 // environment is the daemon's, not `config check`'s).
 func (k Kubernetes) validate(c Config, bad func(name, value string, line int, err error) error) error {
+	if k.NodeIP != "" {
+		if _, err := netip.ParseAddr(k.NodeIP); err != nil {
+			return bad("kubernetes.node_ip", k.NodeIP, 0, ErrBadNodeIP)
+		}
+	}
+	if k.Port < 1 || k.Port > 65535 {
+		return bad("kubernetes.port", strconv.Itoa(k.Port), 0, ErrBadPort)
+	}
+	if k.PodIdentityPort < 0 || k.PodIdentityPort > 65535 || k.PodIdentityPort == k.Port {
+		return bad("kubernetes.pod_identity_port", strconv.Itoa(k.PodIdentityPort), 0, ErrBadPodIdentityPort)
+	}
 	if k.BaseRoleARN != "" && !baseARNPattern.MatchString(k.BaseRoleARN) {
 		return bad("kubernetes.base_role_arn", k.BaseRoleARN, 0, ErrBadBaseARN)
 	}

@@ -20,6 +20,9 @@ clients:
 kubernetes:
   enabled: true
   node_name: node-1
+  node_ip: 10.0.0.7
+  port: 8254
+  pod_identity_port: 0
   base_role_arn: "arn:aws:iam::123456789012:role/"
   default_role: none
   namespace_restrictions: false
@@ -37,7 +40,7 @@ kubernetes:
 	if err := Decode([]byte(src), &c); err != nil {
 		t.Fatal(err)
 	}
-	want := Kubernetes{Enabled: true, NodeName: "node-1", BaseRoleARN: "arn:aws:iam::123456789012:role/", DefaultRole: "none",
+	want := Kubernetes{Enabled: true, NodeName: "node-1", NodeIP: "10.0.0.7", Port: 8254, BaseRoleARN: "arn:aws:iam::123456789012:role/", DefaultRole: "none",
 		NamespaceRestrictionFormat: "regexp", Audience: "sts.amazonaws.com", Wait: 500 * time.Millisecond,
 		Grace: 2 * time.Minute, PrefetchGrace: 30 * time.Second, MaxRoles: 10, Interfaces: []string{"cali+", "eth1"}, PrintRules: true, Region: "eu-west-1"}
 	if !reflect.DeepEqual(c.Kubernetes, want) {
@@ -89,6 +92,9 @@ func TestKubernetes_Validate(t *testing.T) {
 		"negative prefetch":      {mod: func(k *Kubernetes) { k.PrefetchGrace = -time.Second }, want: ErrBadGrace, key: "kubernetes.prefetch_grace"},
 		"max roles zero":         {mod: func(k *Kubernetes) { k.MaxRoles = 0 }, want: ErrBadMaxRoles, key: "kubernetes.max_roles"},
 		"bad interface":          {mod: func(k *Kubernetes) { k.Interfaces = []string{"cali*"} }, want: ErrBadPodInterface, key: "kubernetes.interfaces"},
+		"node ip with port":      {mod: func(k *Kubernetes) { k.NodeIP = "10.0.0.1:80" }, want: ErrBadNodeIP, key: "kubernetes.node_ip"},
+		"port zero":              {mod: func(k *Kubernetes) { k.Port = 0 }, want: ErrBadPort, key: "kubernetes.port"},
+		"pod identity on port":   {mod: func(k *Kubernetes) { k.PodIdentityPort = k.Port }, want: ErrBadPodIdentityPort, key: "kubernetes.pod_identity_port"},
 		"bad region":             {mod: func(k *Kubernetes) { k.Region = "mars" }, want: ErrBadRegion, key: "kubernetes.region"},
 		"bad sts endpoint":       {mod: func(k *Kubernetes) { k.STSEndpoint = "ftp://x" }, want: roles.ErrInvalidEndpoint, key: "kubernetes.sts_endpoint"},
 		"unknown source role":    {mod: func(k *Kubernetes) { k.SourceRole = "db" }, want: ErrRuleUnknownRole, key: "kubernetes.source_role"},
@@ -112,5 +118,40 @@ func TestKubernetes_Validate(t *testing.T) {
 				t.Fatalf("got %v, want %v naming %s", err, tc.want, tc.key)
 			}
 		})
+	}
+}
+
+// TestKubernetes_NodeAddr: node_ip wins over $NODE_IP; neither, or a bad
+// one, is an error naming the key and the variable.
+func TestKubernetes_NodeAddr(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == NodeIPEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		key, env, want string
+		err            error
+	}{
+		{key: "10.0.0.7", env: "10.9.9.9", want: "10.0.0.7"},
+		{env: "fd00::7", want: "fd00::7"},
+		{env: "::ffff:10.1.2.3", want: "10.1.2.3"},
+		{err: ErrNodeIP},
+		{env: "node-1", err: ErrBadNodeIP},
+	}
+	for _, tc := range tests {
+		a, err := Kubernetes{NodeIP: tc.key}.NodeAddr(env(tc.env))
+		if tc.err != nil {
+			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), "kubernetes.node_ip") {
+				t.Errorf("node_ip %q, $NODE_IP %q: %v, want %v naming kubernetes.node_ip", tc.key, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || a.String() != tc.want {
+			t.Errorf("node_ip %q, $NODE_IP %q: %v %v, want %s", tc.key, tc.env, a, err, tc.want)
+		}
 	}
 }

@@ -80,7 +80,19 @@ func (d *containerSide) start(ctx context.Context) ([]net.Listener, func(), erro
 			epLn = nat.NewBridgeListener(cc.EndpointPort, cc.CIDRList(), log)
 			lns = append(lns, epLn)
 		}
+		pods, err := podNAT(d.cfg) // one table holds the pods' rules too
+		if d.cfg.Kubernetes.PrintRules {
+			pods = nil // printed by StartKubernetes, installed by the node
+		}
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			cancel()
+			return nil, nil, err
+		}
 		mgr, err := nat.New(nat.Options{
+			Pods:     pods,
 			Selector: nat.Selector{Auto: true, Interfaces: cc.Interfaces, CIDRs: cc.CIDRList()},
 			Ports:    nat.Ports{IMDS: uint16(cc.Port), Endpoint: uint16(cc.EndpointPort)},
 			OnBridges: func(b []nat.Bridge) {
@@ -92,6 +104,9 @@ func (d *containerSide) start(ctx context.Context) ([]net.Listener, func(), erro
 		})
 		if err == nil {
 			err = mgr.Init()
+		}
+		if err == nil && pods != nil {
+			d.core.podRules.Store(true)
 		}
 		if err != nil {
 			for _, ln := range lns {

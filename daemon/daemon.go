@@ -81,6 +81,8 @@ type Daemon struct {
 	policy atomic.Pointer[access.Policy]
 	// kube is the Kubernetes mode (pods.go); nil when it is off.
 	kube atomic.Pointer[kubeMode]
+	// podRules is set once the pods' DNAT rules are installed (or printed).
+	podRules atomic.Bool
 }
 
 type clientSeen struct {
@@ -101,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	o := &Daemon{opts: opts, log: log, now: time.Now, reload: opts.Reload, clients: map[netip.Addr]*clientSeen{}}
 	o.started = o.now()
 	if cfg.MetricsListen != "" {
-		o.metrics = metrics.New(metrics.Options{Roles: o.roleSamples, Clients: o.clientCount, Logger: log})
+		o.metrics = metrics.New(metrics.Options{Roles: o.roleSamples, Clients: o.clientCount, Ready: o.ready, Logger: log})
 	}
 	set, err := buildSet(ctx, cfg, nil, log, o.observeFetch)
 	if err != nil {

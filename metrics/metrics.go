@@ -43,6 +43,9 @@ type Options struct {
 	Roles func() []RoleSample
 	// Clients returns how many distinct clients were seen; may be nil.
 	Clients func() int
+	// Ready reports what keeps the daemon from being ready (nil: ready),
+	// for the readiness probe at PathReady; nil means always ready.
+	Ready func() error
 	// Now is the clock for the expiry countdown; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -200,6 +203,8 @@ func (m *Metrics) Run(ctx context.Context, ln net.Listener) error {
 func (m *Metrics) server(ctx context.Context, ln net.Listener) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET "+PathHealth, m.serveHealth)
+	mux.HandleFunc("GET "+PathReady, m.serveReady)
 	return &http.Server{
 		Handler:           hostCheck(mux, ln.Addr()),
 		ReadHeaderTimeout: cmp.Or(m.readHeaderTimeout, readHeaderTimeout),

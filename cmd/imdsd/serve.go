@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -35,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "imdsd: %v\n", err)
 		return exitUsage
 	}
+	d.stdout = stdout
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runManaged(ctx, d.run, log); err != nil {
@@ -78,6 +80,8 @@ type app struct {
 	// identify is the server's caller identification (harden), which the
 	// loopback container endpoint shares.
 	identify func(imds.Caller) imds.Caller
+	// stdout takes what serve prints (kubernetes.print_rules' script).
+	stdout io.Writer
 }
 
 // newApp resolves the roles and builds the server. It opens no socket.
@@ -145,15 +149,33 @@ func (d *app) run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	extra, stopContainers, err := d.core.StartContainers(ctx, d.server, d.identify)
-	if err != nil {
+	closeAll := func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
+	}
+	if d.cfg.Kubernetes.Enabled {
+		stopWatch, err := startKubernetes(ctx, d.cfg, d.core, d.log)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		defer stopWatch()
+	}
+	extra, stopContainers, err := d.core.StartContainers(ctx, d.server, d.identify)
+	if err != nil {
+		closeAll()
 		return err
 	}
 	defer stopContainers()
 	lns = append(lns, extra...)
+	podLns, stopPods, err := d.core.StartKubernetes(ctx, d.server, cmp.Or[io.Writer](d.stdout, io.Discard))
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer stopPods()
+	lns = append(lns, podLns...)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var opsErr error
