@@ -179,6 +179,8 @@ func TestCheckSource(t *testing.T) {
 		{"two token sources", Def{RoleARN: arn, WebIdentityTokenFile: "/t", WebIdentityGitHub: true}, KeyWebIdentityTokenFile, ErrSourceConflict},
 		{"web identity and profile", Def{RoleARN: arn, WebIdentityTokenFile: "/t", Profile: "p"}, "profile", ErrSourceConflict},
 		{"source_role and profile", Def{RoleARN: arn, SourceRole: "b", Profile: "p"}, "source_role", ErrSourceConflict},
+		{"web identity and Roles Anywhere", Def{RoleARN: arn, WebIdentityTokenFile: "/t", TrustAnchorARN: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/x"}, "trust_anchor_arn", ErrSourceConflict},
+		{"source_role and Roles Anywhere", Def{RoleARN: arn, SourceRole: "b", TrustAnchorARN: "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/x"}, "source_role", ErrSourceConflict},
 		{"web identity without role_arn", Def{WebIdentityTokenFile: "/t"}, "role_arn", ErrSourceNeedsRoleARN},
 		{"source_role without role_arn", Def{SourceRole: "b"}, "role_arn", ErrSourceNeedsRoleARN},
 		{"audience without GitHub", Def{RoleARN: arn, WebIdentityTokenFile: "/t", WebIdentityAudience: "x"}, "web_identity_audience", ErrAudienceNoGitHub},

@@ -12,7 +12,7 @@ import (
 
 // Source combination errors, matched with errors.Is.
 var (
-	ErrSourceConflict     = errors.New("a role has one source: a profile (or the default chain), a web identity token, or source_role")
+	ErrSourceConflict     = errors.New("a role has one source: a profile (or the default chain), a web identity token, a Roles Anywhere certificate, or source_role")
 	ErrSourceNeedsRoleARN = errors.New("needs role_arn: the role to assume with it")
 	ErrNotForWebIdentity  = errors.New("AssumeRoleWithWebIdentity does not take it: session tags and the source identity come from the token's claims; set it on a role chained from this one (source_role)")
 	ErrAudienceNoGitHub   = errors.New("only GitHub's OIDC endpoint is asked for an audience: set web_identity_github too, or drop it")
@@ -50,6 +50,10 @@ func (d Def) CheckSource() error {
 	case web && d.Profile != "":
 		return bad("profile", d.Profile, ErrSourceConflict)
 	case d.SourceRole != "" && (d.Profile != "" || web):
+		return bad("source_role", d.SourceRole, ErrSourceConflict)
+	case d.TrustAnchorARN != "" && web:
+		return bad("trust_anchor_arn", d.TrustAnchorARN, ErrSourceConflict)
+	case d.TrustAnchorARN != "" && d.SourceRole != "":
 		return bad("source_role", d.SourceRole, ErrSourceConflict)
 	case (web || d.SourceRole != "") && d.RoleARN == "":
 		return bad("role_arn", "", ErrSourceNeedsRoleARN)
