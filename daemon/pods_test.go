@@ -484,3 +484,28 @@ func (p podIMDS) get(t *testing.T, path, from string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestPods_AnnotationChanged: a pod whose annotation changes gets the new
+// role at its next request, after one event, and lets go of the old one.
+func TestPods_AnnotationChanged(t *testing.T) {
+	d := startKubeDaemon(t, nil)
+	p := testPod("web", "10.244.0.2", map[string]string{access.AnnotationRole: "app-a"})
+	d.w.put(p)
+	d.waitPool(t)
+	if r, err := d.Credentials(context.Background(), fromPod("10.244.0.2")); err != nil || r.Name != "app-a" {
+		t.Fatalf("before: got %q, %v; want app-a", r.Name, err)
+	}
+	p.Annotations = map[string]string{access.AnnotationRole: "app-b"}
+	d.w.put(p)
+	d.waitPool(t)
+	if r, err := d.Credentials(context.Background(), fromPod("10.244.0.2")); err != nil || r.Name != "app-b" || r.Err != nil {
+		t.Fatalf("after: got %q, %v, %v; want app-b", r.Name, err, r.Err)
+	}
+	held := map[string]int{}
+	for _, s := range d.kube.Load().pool.snapshot() {
+		held[s.def.RoleARN] = s.pods
+	}
+	if held[testBase+"app-a"] != 0 || held[testBase+"app-b"] != 1 {
+		t.Errorf("pool holds %v, want app-a idle and app-b held by the pod", held)
+	}
+}
