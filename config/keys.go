@@ -146,7 +146,7 @@ func Keys() []Key {
 			decode: func(c *Config) func(*yaml.Node) error { return containerEndpointValue(&c.ContainerEndpoint) }},
 		Key{Name: "kubernetes", Kind: KindNested, Restart: true,
 			Doc: "Kubernetes node agent: {enabled, node_name ($NODE_NAME), node_ip ($NODE_IP), port (9254), pod_identity_port (9255; 0: none), kubeconfig, base_role_arn, default_role, " +
-				"namespace_restrictions (true), namespace_restriction_format (glob|regexp), session_per_pod (true), " +
+				"namespace_restrictions (true), namespace_restriction_format (glob|regexp), session_per_pod (true), session_tags (true), " +
 				"audience (pods.eks.amazonaws.com), wait (1s), grace (5m), prefetch_grace (10m), max_roles (256), " +
 				"interfaces (cali+ cni0 veth+ eni+ lxc+), print_rules, profile, region, sts_endpoint, source_role}",
 			field:  func(c *Config) any { return &c.Kubernetes },

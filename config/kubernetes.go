@@ -44,6 +44,11 @@ type Kubernetes struct {
 	// SessionPerPod names each pod in its role session; off, pods with the
 	// same role and parameters share one session.
 	SessionPerPod bool
+	// SessionTags tags each pod's session with its namespace, service
+	// account and node (and, with session_per_pod, its name and uid), as
+	// EKS Pod Identity does; the role's trust policy must allow
+	// sts:TagSession. On by default.
+	SessionTags bool
 	// Audience is the audience of the service-account tokens the Pod
 	// Identity endpoint accepts.
 	Audience string
@@ -102,6 +107,7 @@ func defaultKubernetes() Kubernetes {
 		PodIdentityPort:            DefaultPodIdentityPort,
 		NamespaceRestrictionFormat: "glob",
 		SessionPerPod:              true,
+		SessionTags:                true,
 		Audience:                   DefaultAudience,
 		Wait:                       DefaultPodWait,
 		Grace:                      DefaultPodGrace,
@@ -180,6 +186,7 @@ func kubernetesValue(k *Kubernetes) func(*yaml.Node) error {
 			"namespace_restrictions":       boolValue(&k.NamespaceRestrictions),
 			"namespace_restriction_format": stringValue(&k.NamespaceRestrictionFormat),
 			"session_per_pod":              boolValue(&k.SessionPerPod),
+			"session_tags":                 boolValue(&k.SessionTags),
 			"audience":                     stringValue(&k.Audience),
 			"wait":                         durationValue(&k.Wait),
 			"grace":                        durationValue(&k.Grace),

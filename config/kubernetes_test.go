@@ -28,6 +28,7 @@ kubernetes:
   namespace_restrictions: false
   namespace_restriction_format: regexp
   session_per_pod: false
+  session_tags: false
   audience: sts.amazonaws.com
   wait: 500ms
   grace: 2m

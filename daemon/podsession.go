@@ -34,6 +34,9 @@ func podDef(cfg *config.Config, g access.Grant, pod access.Pod) roles.Def {
 	if d.Region == "" {
 		d.Region = cfg.Role.Region
 	}
+	// Per-pod tags only where the session is the pod's own: an
+	// annotation's session name shares one among pods.
+	d.Tags = podTags(k, pod, k.SessionPerPod && g.SessionName == "")
 	switch {
 	case g.SessionName != "":
 		d.SessionName = sessionName(g.SessionName, "")
@@ -41,6 +44,37 @@ func podDef(cfg *config.Config, g access.Grant, pod access.Pod) roles.Def {
 		d.SessionName = podSessionName(pod)
 	}
 	return d
+}
+
+// Session tags of a pod's session (kubernetes.session_tags), named as EKS
+// Pod Identity names them, so that CloudTrail and ABAC policies
+// (aws:PrincipalTag/kubernetes-namespace) see which pod acted.
+const (
+	tagNamespace      = "kubernetes-namespace"
+	tagServiceAccount = "kubernetes-service-account"
+	tagPodName        = "kubernetes-pod-name"
+	tagPodUID         = "kubernetes-pod-uid"
+	tagNode           = "kubernetes-node-name"
+)
+
+// podTags are the session tags of pod: namespace, service account and
+// node always; its name and uid only when the session is the pod's own
+// (perPod), since tags are part of the session's identity (roles.Def) and
+// would otherwise split a shared session into one per pod.
+func podTags(k config.Kubernetes, pod access.Pod, perPod bool) roles.Tags {
+	if !k.SessionTags {
+		return ""
+	}
+	m := map[string]string{tagNamespace: pod.Namespace, tagServiceAccount: pod.ServiceAccount, tagNode: pod.Node}
+	if perPod {
+		m[tagPodName], m[tagPodUID] = pod.Name, pod.UID
+	}
+	for key, v := range m {
+		if v == "" {
+			delete(m, key) // STS refuses an empty tag value
+		}
+	}
+	return roles.NewTags(m)
 }
 
 // podSessionName names a pod in its role session: NAMESPACE.POD, so that
