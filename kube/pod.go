@@ -13,7 +13,9 @@ import (
 type Pod struct {
 	Namespace, Name, UID, ServiceAccount, Node string
 	// IPs are all of status.podIPs (v4 and v6), in the API's order.
-	IPs         []netip.Addr
+	IPs []netip.Addr
+	// Annotations are shared with the informer's store: read them, never
+	// modify them.
 	Annotations map[string]string
 	HostNetwork bool
 	// Phase is the corev1.PodPhase as a string.

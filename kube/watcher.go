@@ -257,12 +257,19 @@ func (w *Watcher) heartbeat(ctx context.Context) {
 		c, cancel := context.WithTimeout(ctx, min(listTimeout, w.o.Heartbeat))
 		_, err := w.o.Client.CoreV1().Pods(metav1.NamespaceAll).List(c, metav1.ListOptions{FieldSelector: sel, Limit: 1})
 		cancel()
-		if err != nil && ctx.Err() == nil {
-			w.log.Warn("kubernetes API server unreachable", "err", err)
+		if ctx.Err() != nil {
+			return
 		}
-		if ctx.Err() == nil {
-			w.contacted(err)
+		w.mu.Lock()
+		wasOK := w.lastErr == ""
+		w.mu.Unlock()
+		switch {
+		case err != nil && wasOK:
+			w.log.Warn("kubernetes API server unreachable: serving the last known pods for the grace period", "grace", w.o.Grace, "err", err)
+		case err == nil && !wasOK:
+			w.log.Info("kubernetes API server reachable again")
 		}
+		w.contacted(err)
 	}
 }
 
