@@ -48,7 +48,8 @@ func validateAnywhere(d roles.Def, bad func(name, value string, err error) error
 	if d.RolesAnywhereEndpoint != "" && roles.ValidateEndpoint(d.RolesAnywhereEndpoint) != nil {
 		return bad("rolesanywhere_endpoint", d.RolesAnywhereEndpoint, roles.ErrInvalidEndpoint)
 	}
-	_, err = anywhere.Load(anywhere.Paths{Certificate: d.Certificate, Chain: d.CertificateChain, PrivateKey: d.PrivateKey, CheckKey: CheckKeyFile})
+	id, err := anywhere.Load(anywhere.Paths{Certificate: d.Certificate, Chain: d.CertificateChain, PrivateKey: d.PrivateKey, CheckKey: CheckKeyFile})
+	id.Close()
 	var fe *anywhere.FileError
 	if errors.As(err, &fe) {
 		return bad(fe.Key, fe.Path, fe.Err)

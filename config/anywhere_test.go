@@ -84,6 +84,7 @@ func TestValidate_RolesAnywhere(t *testing.T) {
 		"region not the anchor's":    {func(d *roles.Def) { d.Region = "us-east-1" }, "region", anywhere.ErrRegionMismatch},
 		"bad endpoint":               {func(d *roles.Def) { d.RolesAnywhereEndpoint = "rolesanywhere" }, "rolesanywhere_endpoint", roles.ErrInvalidEndpoint},
 		"key of another certificate": {func(d *roles.Def) { d.PrivateKey = otherKey }, "private_key", anywhere.ErrKeyMismatch},
+		"PIN in a pkcs11 URI":        {func(d *roles.Def) { d.PrivateKey = "pkcs11:token=t;object=k;pin-value=s3cr3t?module-path=/x.so" }, "private_key", anywhere.ErrPKCS11PIN},
 		"certificate is a key":       {func(d *roles.Def) { d.Certificate = d.PrivateKey }, "certificate", anywhere.ErrNotCert},
 		"chain unreadable":           {func(d *roles.Def) { d.CertificateChain = "/nonexistent/chain.pem" }, "certificate_chain", os.ErrNotExist},
 	} {
@@ -111,6 +112,9 @@ func TestValidate_RolesAnywhere(t *testing.T) {
 				var ce *Error
 				if !errors.As(err, &ce) || ce.Field != key || !errors.Is(err, tc.want) {
 					t.Fatalf("got %v, want %s: %v", err, key, tc.want)
+				}
+				if strings.Contains(err.Error(), "s3cr3t") {
+					t.Errorf("the error shows the PIN: %v", err)
 				}
 			}
 		})

@@ -211,7 +211,7 @@ func RoleKeys() []RoleKey {
 			def: func(d *roles.Def) any { return &d.Certificate }},
 		{Key: Key{Name: "certificate_chain", Kind: KindString, Doc: "PEM `file` of the certificate's intermediate CAs"},
 			def: func(d *roles.Def) any { return &d.CertificateChain }},
-		{Key: Key{Name: "private_key", Kind: KindString, Doc: "the certificate's private key PEM `file` (PKCS#8, PKCS#1 RSA or SEC1 EC; mode 0600, owned by root or the daemon's user)"},
+		{Key: Key{Name: "private_key", Kind: KindString, Doc: "the certificate's private key PEM `file` (PKCS#8, PKCS#1 RSA or SEC1 EC; mode 0600, owned by root or the daemon's user), or a pkcs11: URI (token, object, module-path, pin-source)"},
 			def: func(d *roles.Def) any { return &d.PrivateKey }},
 		{Key: Key{Name: "rolesanywhere_endpoint", Kind: KindString, Doc: "Roles Anywhere CreateSession endpoint `URL`", Default: "https://rolesanywhere.REGION.amazonaws.com"},
 			def: func(d *roles.Def) any { return &d.RolesAnywhereEndpoint }},

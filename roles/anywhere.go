@@ -78,6 +78,7 @@ func resolveAnywhere(spec Spec) (Resolved, error) {
 		if err != nil {
 			return aws.Credentials{}, err
 		}
+		defer id.Close()
 		return client.CreateSession(ctx, id, in)
 	}
 	return Resolved{

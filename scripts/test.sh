@@ -26,7 +26,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "dependencies"
 need_go
-need_apt curl iproute2 nftables
+need_apt curl iproute2 nftables softhsm2
 need_moto
 need_aws_v1
 need_aws_v2

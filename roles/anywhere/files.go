@@ -4,7 +4,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -46,6 +48,15 @@ type Identity struct {
 	Leaf  *x509.Certificate
 	Chain []*x509.Certificate
 	Key   crypto.Signer
+	// close releases a PKCS#11 session; nil for a key file.
+	close func()
+}
+
+// Close releases what the key holds (a PKCS#11 session and module).
+func (id Identity) Close() {
+	if id.close != nil {
+		id.close()
+	}
 }
 
 // Paths names the files of an Identity. CheckKey, when set, is called with
@@ -73,6 +84,9 @@ func Load(p Paths) (Identity, error) {
 			return id, err
 		}
 		id.Chain = append(id.Chain, chain...)
+	}
+	if IsPKCS11(p.PrivateKey) {
+		return loadPKCS11(id, p)
 	}
 	if p.CheckKey != nil {
 		if err := p.CheckKey(p.PrivateKey); err != nil {
@@ -152,6 +166,55 @@ func readKey(path string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("an Ed25519 key: %w", ErrKeyType)
 	}
 	return nil, fmt.Errorf("a %T: %w", key, ErrKeyType)
+}
+
+// loadPKCS11 opens the token key p.PrivateKey names and checks, with one
+// signature, that it is the certificate's.
+func loadPKCS11(id Identity, p Paths) (Identity, error) {
+	bad := func(err error) (Identity, error) {
+		return id, &FileError{Key: KeyPrivateKey, Path: RedactPKCS11(p.PrivateKey), Err: err}
+	}
+	u, err := ParsePKCS11URI(p.PrivateKey)
+	if err != nil {
+		return bad(err)
+	}
+	if u.PINSource != "" && p.CheckKey != nil {
+		if err := p.CheckKey(u.PINSource); err != nil {
+			return bad(fmt.Errorf("pin-source: %w", err))
+		}
+	}
+	key, closeKey, err := openPKCS11(u, id.Leaf.PublicKey)
+	if err != nil {
+		return bad(err)
+	}
+	if err := signsFor(key, id.Leaf); err != nil {
+		closeKey()
+		return bad(err)
+	}
+	id.Key, id.close = key, closeKey
+	return id, nil
+}
+
+// signsFor checks that key's signature verifies with cert's public key.
+func signsFor(key crypto.Signer, cert *x509.Certificate) error {
+	digest := sha256.Sum256([]byte("imdsd: does this key belong to the certificate?"))
+	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return err
+	}
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil {
+			return nil
+		}
+	case *ecdsa.PublicKey:
+		if ecdsa.VerifyASN1(pub, digest[:], sig) {
+			return nil
+		}
+	default:
+		return ErrKeyType
+	}
+	return ErrKeyMismatch
 }
 
 // matches checks that key is the private half of cert's public key.
