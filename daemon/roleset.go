@@ -39,7 +39,8 @@ type fetchObserver func(role, code string)
 
 // resolveRole resolves def and builds its refresher; it starts nothing.
 // An MFA session of sessions with the same key is reused.
-func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession) (*roleEntry, error) {
+// sched, when not nil, is the daemon's role scheduler.
+func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, sched *roles.Scheduler) (*roleEntry, error) {
 	e := &roleEntry{def: def}
 	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec(), def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
@@ -74,6 +75,7 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		Fetcher:      fetcher,
 		MinRemaining: def.MinRemaining,
 		Logger:       log,
+		Scheduler:    sched,
 	})
 	if err != nil {
 		return nil, err
@@ -139,7 +141,7 @@ func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
 
 // buildSet resolves every role of cfg, reusing the running entries of prev
 // whose definition did not change. It starts nothing.
-func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
+func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver, sched *roles.Scheduler) (*roleSet, error) {
 	set := &roleSet{byName: map[string]*roleEntry{}}
 	sessions := map[string]*roles.MFASession{}
 	if prev != nil {
@@ -150,7 +152,7 @@ func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.L
 		}
 	}
 	for i, def := range cfg.RoleDefs() {
-		e, err := resolveRole(ctx, def, log, observe, sessions)
+		e, err := resolveRole(ctx, def, log, observe, sessions, sched)
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +194,7 @@ func (s *roleSet) lookup(name string) (*roleEntry, bool) {
 // order and the default's (for `imdsd config check`).
 func CheckRoles(ctx context.Context, cfg config.Config) (names []string, def string, err error) {
 	quiet := slog.New(slog.DiscardHandler)
-	set, err := buildSet(ctx, cfg, nil, quiet, nil)
+	set, err := buildSet(ctx, cfg, nil, quiet, nil, nil)
 	if err != nil {
 		return nil, "", err
 	}

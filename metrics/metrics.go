@@ -40,6 +40,8 @@ type Options struct {
 	Roles func() []RoleSample
 	// Clients returns how many distinct clients were seen; may be nil.
 	Clients func() int
+	// Scheduler returns the role scheduler's state; may be nil.
+	Scheduler func() SchedulerSample
 	// Now is the clock for the expiry countdown; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -112,7 +114,7 @@ func New(opts Options) *Metrics {
 			Help: "Successful credential refreshes, by role.",
 		}, []string{"role"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.sts, m.stsFail, m.refresh, roleCollector{m},
+	m.reg.MustRegister(m.requests, m.latency, m.sts, m.stsFail, m.refresh, roleCollector{m}, schedulerCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

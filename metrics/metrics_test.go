@@ -18,6 +18,9 @@ func TestMetrics_Exposition(t *testing.T) {
 			return []RoleSample{{Name: "dev", Expires: now.Add(90 * time.Second), Default: true}, {Name: "ops"}}
 		},
 		Clients: func() int { return 3 },
+		Scheduler: func() SchedulerSample {
+			return SchedulerSample{InFlight: 2, Queued: 5, Throttles: 7, Rate: 2.5}
+		},
 	})
 	m.ObserveRequest("credentials", 200, 2*time.Millisecond)
 	m.ObserveRequest("credentials", 200, 3*time.Millisecond)
@@ -56,6 +59,10 @@ func TestMetrics_Exposition(t *testing.T) {
 		`imdsd_credentials_available{role="ops"} 0`,
 		`imdsd_default_role{role="dev"} 1`,
 		`imdsd_clients 3`,
+		`imdsd_sts_in_flight 2`,
+		`imdsd_sts_queue_length 5`,
+		`imdsd_sts_throttles_total 7`,
+		`imdsd_sts_rate_limit 2.5`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
