@@ -99,6 +99,9 @@ func Keys() []Key {
 		Key{Name: "sts_rate", Kind: KindInt, Restart: true,
 			Doc:   "most STS calls of all roles started per second; STS throttling lowers it for a while",
 			field: func(c *Config) any { return &c.STS.Rate }, Default: strconv.Itoa(roles.DefaultSTSRate)},
+		Key{Name: "idle_after", Kind: KindDuration, Restart: true,
+			Doc:   "stop refreshing a role no client asked for in this `duration` (never the default role); its next request then waits one STS round trip (at most 0.8 s). 0 is off",
+			field: func(c *Config) any { return &c.STS.IdleAfter }, Default: "off"},
 
 		Key{Name: "allowed_hosts", Kind: KindList, Restart: true,
 			Doc:   "extra `Host` values to accept besides the metadata names and the listen addresses",

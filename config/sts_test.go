@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSTSKeys_DecodeAndValidate(t *testing.T) {
@@ -17,6 +18,8 @@ func TestSTSKeys_DecodeAndValidate(t *testing.T) {
 		{"defaults when unset", "role_arn: arn:aws:iam::123456789012:role/app\n", STS{}, ""},
 		{"both set", "role_arn: arn:aws:iam::123456789012:role/app\nsts_max_in_flight: 4\nsts_rate: 5\n", STS{MaxInFlight: 4, Rate: 5}, ""},
 		{"negative in flight", "role_arn: arn:aws:iam::123456789012:role/app\nsts_max_in_flight: -1\n", STS{MaxInFlight: -1}, "sts_max_in_flight"},
+		{"idle_after", "role_arn: arn:aws:iam::123456789012:role/app\nidle_after: 2h\n", STS{IdleAfter: 2 * time.Hour}, ""},
+		{"negative idle_after", "role_arn: arn:aws:iam::123456789012:role/app\nidle_after: -1m\n", STS{IdleAfter: -time.Minute}, "idle_after"},
 		{"negative rate", "role_arn: arn:aws:iam::123456789012:role/app\nsts_rate: -3\n", STS{Rate: -3}, "sts_rate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

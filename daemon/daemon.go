@@ -197,6 +197,7 @@ func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, err
 	}
 	container := caller.ContainerName()
 	o.seen(c.Remote.Addr(), name, uid, container)
+	wakeRole(ctx, e)
 	out := roleCredentials(e)
 	out.Container = container
 	return out, nil

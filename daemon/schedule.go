@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/metrics"
@@ -17,6 +18,7 @@ func newScheduler(cfg config.Config, log *slog.Logger) (*roles.Scheduler, error)
 	return roles.NewScheduler(roles.SchedulerOptions{
 		MaxInFlight: cfg.STS.MaxInFlight,
 		Rate:        float64(cfg.STS.Rate),
+		IdleAfter:   cfg.STS.IdleAfter,
 		Logger:      log,
 	})
 }
@@ -50,4 +52,26 @@ func (o *Daemon) schedulerSample() metrics.SchedulerSample {
 	}
 	st := o.sched.Stats()
 	return metrics.SchedulerSample{InFlight: st.InFlight, Queued: st.Queued, Throttles: st.Throttles, Rate: st.Rate}
+}
+
+// lazyWait bounds how long a request for an idle role whose credentials
+// ran out waits for its fetch: under the 1 s botocore and the AWS CLI give
+// IMDS, so a slow STS makes an error answer rather than a client timeout.
+const lazyWait = 800 * time.Millisecond
+
+// wakeRole records a request for e's role and, when the role was idle
+// (idle_after) with nothing left to serve, waits for the fetch that wakes
+// it: one STS round trip, up to lazyWait.
+func wakeRole(ctx context.Context, e *roleEntry) {
+	ch := e.refresher.Touch()
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(lazyWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
