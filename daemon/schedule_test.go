@@ -2,14 +2,20 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/internal/motoserver"
+	"github.com/imdsd/imdsd/internal/testutil"
+	"github.com/imdsd/imdsd/roles"
 )
 
 // TestDaemon_RolesShareTheScheduler: the roles of the config fetch through
@@ -50,5 +56,51 @@ func TestDaemon_RolesShareTheScheduler(t *testing.T) {
 	}
 	if s := o.schedulerSample(); s.Rate != 50 || s.InFlight != 0 {
 		t.Fatalf("metrics sample %+v, want rate 50, none in flight", s)
+	}
+}
+
+// TestWakeRole_RequestForIdleRoleWaitsOneFetch: a request for a role gone
+// idle (idle_after) whose credentials ran out is answered with fresh ones
+// after one fetch, not with an error.
+func TestWakeRole_RequestForIdleRoleWaitsOneFetch(t *testing.T) {
+	clk := testutil.NewClock(time.Time{})
+	quiet := slog.New(slog.DiscardHandler)
+	sched, err := roles.NewScheduler(roles.SchedulerOptions{Rate: 1000, Burst: 10, IdleAfter: time.Hour, Clock: clk, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int64
+	r, err := roles.NewRefresher(roles.RefresherOptions{
+		Name: "idle", Clock: clk, Logger: quiet, Scheduler: sched, CheckInterval: time.Hour,
+		Fetcher: roles.FetcherFunc(func(context.Context) (aws.Credentials, error) {
+			n := fetches.Add(1)
+			return aws.Credentials{AccessKeyID: fmt.Sprintf("ASIAIDLE%04d", n), SecretAccessKey: "s", CanExpire: true, Expires: clk.Now().Add(time.Hour)}, nil
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &roleEntry{role: roles.Resolved{Name: "idle"}, refresher: r}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.start(ctx)
+	defer func() { cancel(); e.stop() }()
+	<-r.Fetched()
+	// Three idle hours: the planned refreshes are skipped, the set runs out.
+	for range 3 {
+		clk.WaitPending(t, 1)
+		clk.Advance(time.Hour)
+	}
+	clk.WaitPending(t, 1)
+	if !r.Idle() {
+		t.Fatalf("role not idle after 3 h without a request (%d fetches)", fetches.Load())
+	}
+	before := fetches.Load()
+	wakeRole(context.Background(), e)
+	out := roleCredentials(e)
+	if out.Err != nil || out.Credentials.AccessKeyID == "" {
+		t.Fatalf("request after waking: %+v", out.Err)
+	}
+	if got := fetches.Load() - before; got != 1 {
+		t.Errorf("waking made %d fetches, want 1", got)
 	}
 }
