@@ -47,6 +47,8 @@ type Config struct {
 	// StateFile keeps what `imdsd use` chose across restarts.
 	StateFile string
 	Security  Security
+	// STS bounds the calls to STS of all roles together.
+	STS STS
 
 	// Roles are the named roles of roles:, in file order.
 	Roles             []NamedRole

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -93,6 +94,16 @@ func Keys() []Key {
 		Key{Name: "state_file", Kind: KindString,
 			Doc:   "`file` that keeps the role chosen with 'imdsd use'",
 			field: func(c *Config) any { return &c.StateFile }, Default: "in the state directory"},
+
+		Key{Name: "sts_max_in_flight", Kind: KindInt, Restart: true,
+			Doc:   "most STS calls (credential fetches) of all roles running at once",
+			field: func(c *Config) any { return &c.STS.MaxInFlight }, Default: strconv.Itoa(roles.DefaultSTSMaxInFlight)},
+		Key{Name: "sts_rate", Kind: KindInt, Restart: true,
+			Doc:   "most STS calls of all roles started per second; STS throttling lowers it for a while",
+			field: func(c *Config) any { return &c.STS.Rate }, Default: strconv.Itoa(roles.DefaultSTSRate)},
+		Key{Name: "idle_after", Kind: KindDuration, Restart: true,
+			Doc:   "stop refreshing a role no client asked for in this `duration` (never the default role); its next request then waits one STS round trip (at most 0.8 s). 0 is off",
+			field: func(c *Config) any { return &c.STS.IdleAfter }, Default: "off"},
 
 		Key{Name: "allowed_hosts", Kind: KindList, Restart: true,
 			Doc:   "extra `Host` values to accept besides the metadata names and the listen addresses",

@@ -68,6 +68,9 @@ func (c Config) validate(field func(string) string) error {
 	default:
 		return bad("log_format", c.LogFormat, ErrBadLogFormat)
 	}
+	if err := c.STS.validate(bad); err != nil {
+		return err
+	}
 	if c.MetricsListen != "" {
 		if err := ValidateListen(c.MetricsListen); err != nil {
 			return bad("metrics_listen", c.MetricsListen, err)

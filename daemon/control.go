@@ -72,6 +72,7 @@ func (o *Daemon) useRole(name string) (control.UseReply, error) {
 		return control.UseReply{}, err
 	}
 	o.use.Store(&name)
+	o.scheduleDefault()
 	o.log.Info("default role switched", "from", prev, "to", name)
 	return control.UseReply{Previous: prev, Role: name}, nil
 }
@@ -193,6 +194,11 @@ func (o *Daemon) Run(ctx context.Context, listen []string) error {
 	o.runCtx = ctx
 	o.listen = listen
 	o.mu.Unlock()
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); o.runScheduler(schedCtx) }()
+	// Deferred first, so it runs last: after the refreshers have stopped.
+	defer func() { stopSched(); <-schedDone }()
 	o.startRoles(ctx, o.set.Load())
 	defer o.stopRoles()
 	if k := o.kube.Load(); k != nil {

@@ -48,7 +48,9 @@ type Daemon struct {
 	now     func() time.Time
 	started time.Time
 	metrics *metrics.Metrics // nil when metrics_listen is off
-	reload  func() (config.Config, error)
+	// sched decides when each role is fetched (schedule.go).
+	sched  *roles.Scheduler
+	reload func() (config.Config, error)
 	// instanceID is the instance ID the server serves, for status.
 	instanceID string
 
@@ -103,9 +105,13 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	o := &Daemon{opts: opts, log: log, now: time.Now, reload: opts.Reload, clients: map[netip.Addr]*clientSeen{}}
 	o.started = o.now()
 	if cfg.MetricsListen != "" {
-		o.metrics = metrics.New(metrics.Options{Roles: o.roleSamples, Clients: o.clientCount, Ready: o.ready, Logger: log})
+		o.metrics = metrics.New(metrics.Options{Roles: o.roleSamples, Clients: o.clientCount, Scheduler: o.schedulerSample, Ready: o.ready, Logger: log})
 	}
-	set, err := buildSet(ctx, cfg, nil, log, o.observeFetch)
+	var err error
+	if o.sched, err = newScheduler(cfg, log); err != nil {
+		return nil, err
+	}
+	set, err := buildSet(ctx, cfg, nil, log, o.observeFetch, o.sched)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +129,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		o.instanceID = imds.DefaultInstanceID()
 	}
 	o.loadState(set)
+	o.scheduleDefault()
 	return o, nil
 }
 
@@ -210,6 +217,7 @@ func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, err
 		if !ok {
 			return imds.Role{}, imds.ErrNoRole
 		}
+		wakeRole(ctx, e)
 		out = roleCredentials(e)
 	}
 	o.seen(c.Remote.Addr(), out.Name, uid, container)

@@ -26,6 +26,8 @@ var ErrPoolFull = errors.New("too many distinct roles for pods on this node (kub
 const sweepEvery = 30 * time.Second
 
 type podPool struct {
+	// sched is the daemon's role scheduler: pod roles count in its limits.
+	sched   *roles.Scheduler
 	max     int
 	grace   time.Duration
 	now     func() time.Time
@@ -60,7 +62,7 @@ func (p *podPool) acquire(ctx context.Context, def roles.Def, uid string) (e *ro
 		return pe.e, false, nil
 	}
 	// Resolving reads the AWS shared files: outside the lock.
-	e, err = resolveRole(ctx, def, p.log, p.observe, nil, nil, nil)
+	e, err = resolveRole(ctx, def, p.log, p.observe, nil, nil, nil, p.sched)
 	if err != nil {
 		return nil, false, fmt.Errorf("role %s for pods: %w", def.RoleARN, err)
 	}

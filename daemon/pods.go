@@ -107,6 +107,7 @@ func (o *Daemon) SetKubernetes(w PodWatcher, reviewer TokenReviewer) {
 		}
 		return k.accessPod(p), nil
 	}
+	k.pool.sched = o.sched
 	o.kube.Store(k)
 	w.Subscribe(o.podEvent)
 }

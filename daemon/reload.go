@@ -84,7 +84,7 @@ func (o *Daemon) reloadLocked(ctx context.Context, cfg config.Config, readErr er
 		return reply, fmt.Errorf("%w: %s; run 'imdsd restart' (nothing was changed)", errNeedsRestart, strings.Join(restart, ", "))
 	}
 	old := o.set.Load()
-	next, err := buildSet(ctx, cfg, old, o.log, o.observeFetch)
+	next, err := buildSet(ctx, cfg, old, o.log, o.observeFetch, o.sched)
 	if err != nil {
 		return reply, fmt.Errorf("reload: %w", err)
 	}
@@ -124,6 +124,7 @@ func (o *Daemon) reloadLocked(ctx context.Context, cfg config.Config, readErr er
 	o.cfg.Store(&cfg)
 	o.policy.Store(policy)
 	o.set.Store(next)
+	o.scheduleDefault()
 	// Only now, with no new request able to reach them, stop the roles
 	// that went away or were replaced.
 	for _, name := range old.order {

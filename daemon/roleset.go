@@ -41,8 +41,9 @@ type fetchObserver func(role, code string)
 
 // resolveRole resolves def and builds its refresher; it starts nothing.
 // An MFA session of sessions with the same key is reused, and so is the
-// source config of sources with the same profile and region.
-func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, sources *roles.SourceConfigs, source *roleEntry) (*roleEntry, error) {
+// source config of sources with the same profile and region; sched, when
+// not nil, is the daemon's role scheduler.
+func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, sources *roles.SourceConfigs, source *roleEntry, sched *roles.Scheduler) (*roleEntry, error) {
 	e := &roleEntry{def: def, source: source}
 	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec(), def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
@@ -85,6 +86,7 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		Fetcher:      fetcher,
 		MinRemaining: minRemaining(def),
 		Logger:       log,
+		Scheduler:    sched,
 	})
 	if err != nil {
 		return nil, err
@@ -150,7 +152,7 @@ func (s *roleSet) has(name string) bool { _, ok := s.byName[name]; return ok }
 
 // buildSet resolves every role of cfg, reusing the running entries of prev
 // whose definition did not change. It starts nothing.
-func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver) (*roleSet, error) {
+func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.Logger, observe fetchObserver, sched *roles.Scheduler) (*roleSet, error) {
 	set := &roleSet{byName: map[string]*roleEntry{}}
 	sessions := map[string]*roles.MFASession{}
 	// One per build: a reload reads the shared files again.
@@ -174,7 +176,7 @@ func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.L
 		if def.SourceRole != "" {
 			source = set.byName[def.SourceRole] // resolved before: ChainOrder
 		}
-		e, err := resolveRole(ctx, def, log, observe, sessions, sources, source)
+		e, err := resolveRole(ctx, def, log, observe, sessions, sources, source, sched)
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +224,7 @@ func (s *roleSet) lookup(name string) (*roleEntry, bool) {
 // order and the default's (for `imdsd config check`).
 func CheckRoles(ctx context.Context, cfg config.Config) (names []string, def string, err error) {
 	quiet := slog.New(slog.DiscardHandler)
-	set, err := buildSet(ctx, cfg, nil, quiet, nil)
+	set, err := buildSet(ctx, cfg, nil, quiet, nil, nil)
 	if err != nil {
 		return nil, "", err
 	}

@@ -178,14 +178,14 @@ func TestBuildSet_ChainReload(t *testing.T) {
 	cfg.Role.RoleARN, cfg.Role.Region, cfg.Role.STSEndpoint = "arn:aws:iam::123456789012:role/base", "us-east-1", "http://127.0.0.1:1"
 	cfg.Roles = []config.NamedRole{{Def: roles.Def{Name: "child", RoleARN: "arn:aws:iam::123456789012:role/child", SourceRole: "base"}}}
 	log := slog.New(slog.DiscardHandler)
-	first, err := buildSet(context.Background(), cfg, nil, log, nil)
+	first, err := buildSet(context.Background(), cfg, nil, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.byName["child"].source != first.byName["base"] {
 		t.Fatal("child's source is not base's entry")
 	}
-	same, err := buildSet(context.Background(), cfg, first, log, nil)
+	same, err := buildSet(context.Background(), cfg, first, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestBuildSet_ChainReload(t *testing.T) {
 	}
 	changed := cfg
 	changed.Role.SessionName = "renamed"
-	next, err := buildSet(context.Background(), changed, first, log, nil)
+	next, err := buildSet(context.Background(), changed, first, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestBuildSet_ChainReload(t *testing.T) {
 	cycle := cfg
 	cycle.Role.SourceRole = "child"
 	cycle.Role.STSEndpoint = ""
-	if _, err := buildSet(context.Background(), cycle, first, log, nil); err == nil || !strings.Contains(err.Error(), "source_role") {
+	if _, err := buildSet(context.Background(), cycle, first, log, nil, nil); err == nil || !strings.Contains(err.Error(), "source_role") {
 		t.Errorf("a cycle: %v, want an error naming source_role", err)
 	}
 }

@@ -46,6 +46,8 @@ type Options struct {
 	// Ready reports what keeps the daemon from being ready (nil: ready),
 	// for the readiness probe at PathReady; nil means always ready.
 	Ready func() error
+	// Scheduler returns the role scheduler's state; may be nil.
+	Scheduler func() SchedulerSample
 	// Now is the clock for the expiry countdown; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -118,7 +120,7 @@ func New(opts Options) *Metrics {
 			Help: "Successful credential refreshes, by role.",
 		}, []string{"role"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.sts, m.stsFail, m.refresh, roleCollector{m},
+	m.reg.MustRegister(m.requests, m.latency, m.sts, m.stsFail, m.refresh, roleCollector{m}, schedulerCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -19,6 +19,9 @@ func TestMetrics_Exposition(t *testing.T) {
 				{Name: "ra", CertificateExpires: now.Add(-30 * time.Second)}}
 		},
 		Clients: func() int { return 3 },
+		Scheduler: func() SchedulerSample {
+			return SchedulerSample{InFlight: 2, Queued: 5, Throttles: 7, Rate: 2.5}
+		},
 	})
 	m.ObserveRequest("credentials", 200, 2*time.Millisecond)
 	m.ObserveRequest("credentials", 200, 3*time.Millisecond)
@@ -58,6 +61,10 @@ func TestMetrics_Exposition(t *testing.T) {
 		`imdsd_default_role{role="dev"} 1`,
 		`imdsd_clients 3`,
 		`imdsd_certificate_expiry_seconds{role="ra"} -30`,
+		`imdsd_sts_in_flight 2`,
+		`imdsd_sts_queue_length 5`,
+		`imdsd_sts_throttles_total 7`,
+		`imdsd_sts_rate_limit 2.5`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)

@@ -110,6 +110,8 @@ type Refresher struct {
 	// phase is the role's place in its refresh window, from the
 	// Scheduler (scheduler_refresher.go).
 	phase float64
+	// lazy is the idle-role state (lazy.go).
+	lazy lazyState
 }
 
 // Stats counts what a Refresher did, for status and metrics. Snapshot
@@ -163,6 +165,7 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 	if opts.Scheduler != nil {
 		r.phase = opts.Scheduler.Phase()
 	}
+	r.lazy.lastUse.Store(opts.Clock.Now().UnixNano())
 	r.state.Store(&state{lastKind: KindNone})
 	return r, nil
 }
@@ -231,7 +234,8 @@ func (r *Refresher) Run(ctx context.Context) error {
 	var next time.Time // zero: refresh now
 	for {
 		now := r.opts.Clock.Now()
-		if !now.Before(next) || r.due(now) {
+		idle := r.idling(now)
+		if (!now.Before(next) || r.due(now)) && !idle {
 			var ok bool
 			if ok, next = r.fetch(ctx, failures); ok {
 				failures = 0
@@ -241,6 +245,9 @@ func (r *Refresher) Run(ctx context.Context) error {
 		}
 		wait := next.Sub(r.opts.Clock.Now())
 		wait = min(wait, r.opts.CheckInterval)
+		if idle {
+			wait = r.opts.CheckInterval // until a reader wakes it (lazy.go)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -333,6 +340,7 @@ func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
 		// Closed after the log line: whoever waits on Fetched sees the
 		// whole outcome, the line included.
 		r.fetchedOnce.Do(func() { close(r.fetched) })
+		r.lazy.fetchEnded()
 		return false, next
 	}
 	next := r.nextRefresh(creds.Expires, now)
@@ -349,6 +357,7 @@ func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
 		r.log.Info("refreshed", attrs...)
 	}
 	r.fetchedOnce.Do(func() { close(r.fetched) })
+	r.lazy.fetchEnded()
 	return true, next
 }
 

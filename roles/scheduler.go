@@ -86,6 +86,10 @@ type SchedulerOptions struct {
 	// Seed seeds the source that spreads refreshes, so a run under a fake
 	// clock is reproducible.
 	Seed uint64
+	// IdleAfter, when set, stops refreshing a role (not the default one)
+	// that no client has asked for in that long; its next request wakes
+	// it and waits one fetch (lazy.go). Zero refreshes every role always.
+	IdleAfter time.Duration
 }
 
 // SchedulerStats is what the scheduler did, for metrics and benchmarks.
@@ -190,6 +194,13 @@ func (s *Scheduler) SetDefault(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.defaultName = name
+}
+
+// isDefault reports whether name is the default role's.
+func (s *Scheduler) isDefault(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return name != "" && name == s.defaultName
 }
 
 // Float64 returns a number in [0,1) from the scheduler's seeded source,

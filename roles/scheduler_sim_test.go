@@ -134,6 +134,10 @@ func runSimWith(tb testing.TB, cfg simConfig, hook func(*simClock)) simResult {
 		refs[i], err = NewRefresher(RefresherOptions{
 			Name: r.Name, Fetcher: rebase(r.Fetcher, clk, count),
 			Clock: clk, Logger: quiet, Scheduler: sched,
+			// The wall-clock check for a resume from suspend has nothing to
+			// find here; a long one spares the simulation 60 wake-ups an
+			// hour per role.
+			CheckInterval: 30 * time.Minute,
 		})
 		if err != nil {
 			tb.Fatal(err)
@@ -325,6 +329,8 @@ type throttlingSTS struct {
 	inSecond  int
 	passed    atomic.Int64
 	throttled atomic.Int64
+	// lastThrottle is the simulated time of the last refusal (mu).
+	lastThrottle time.Time
 }
 
 const stsThrottlingBody = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -340,6 +346,9 @@ func (p *throttlingSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.inSecond++
 	over := p.inSecond > p.limit
+	if over {
+		p.lastThrottle = p.clk.Now()
+	}
 	p.mu.Unlock()
 	if over {
 		p.throttled.Add(1)
@@ -379,8 +388,14 @@ func TestScheduler_ThrottlingSlowsEveryRoleAndNothingExpires(t *testing.T) {
 	if res.sched.Rate > 20 {
 		t.Errorf("rate %g above the configured 20", res.sched.Rate)
 	}
-	// Settled: after start-up, every minute's calls are far under the
-	// stand-in's limit of 3/s (180/min).
+	// Settled: no refusal once every role is served, and every minute's
+	// calls after that are under the stand-in's limit of 3/s (180/min).
+	stand.mu.Lock()
+	last := stand.lastThrottle
+	stand.mu.Unlock()
+	if servedAt := testutil.Epoch.Add(res.allServedAfter); last.After(servedAt) {
+		t.Errorf("throttled at +%s, after every role was served at +%s: the rate did not settle under the limit", last.Sub(testutil.Epoch), res.allServedAfter)
+	}
 	_, peak := meanMax(steady(res, res.allServedAfter))
 	if peak > 3*60 {
 		t.Errorf("steady peak %d calls/min, above the limit of 180/min", peak)

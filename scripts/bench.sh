@@ -360,4 +360,17 @@ fi
 		}' "$RESULTS"
 	echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(uname -sr), $(go version | awk '{print $3}')"
 } | tee -a "$OUT/report.md"
+# --- many roles and STS throttling (issue 19) -------------------------------
+# 500 roles on one role scheduler against moto, the fake clock driving two
+# simulated hours (roles/scheduler_sim_test.go), and the throttling test:
+# moto behind a stand-in that answers STS's Throttling error above 3 calls
+# per simulated second. Figures in simulated time, except *-wall-s.
+log "many roles: 500 roles against moto, two simulated hours"
+{
+	echo
+	echo "role scheduler, 500 roles against moto, two simulated hours (go test -bench Scheduler_500Roles -benchtime=1x ./roles):"
+	(cd "$ROOT" && go test -run '^$' -bench 'Scheduler_500Roles' -benchtime=1x -timeout 60m ./roles) | grep -E '^Benchmark' | tr '\t' '\n' | sed 's/^ */  /'
+	echo "throttling stand-in (go test -run ThrottlingSlowsEveryRole -v ./roles):"
+	(cd "$ROOT" && go test -count=1 -run 'ThrottlingSlowsEveryRole' -v ./roles) | grep -E 'throttled [0-9]+|^(ok|FAIL|---)' | sed 's/^ */  /'
+} | tee -a "$OUT/report.md"
 log "done: $OUT/report.md, $CHART"

@@ -42,6 +42,13 @@ func startKubernetes(ctx context.Context, cfg config.Config, core *daemon.Daemon
 			return nil, fmt.Errorf("kubernetes: %w", err)
 		}
 		reviewer = tokenReviewer{r}
+		// A deleted pod's tokens stop working at once, not when the
+		// review cache (or the API server's own) would let them go.
+		w.Subscribe(func(ev kube.PodEvent) {
+			if ev.Deleted {
+				r.ForgetPod(ev.Pod.UID)
+			}
+		})
 	}
 	core.SetKubernetes(podWatcher{w}, reviewer)
 	ctx, cancel := context.WithCancel(ctx)
