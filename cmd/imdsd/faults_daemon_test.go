@@ -88,7 +88,8 @@ func (d *faultDaemon) credentialGetter(t *testing.T) func() string {
 			if doc.Code == "Success" {
 				return doc.AccessKeyID
 			}
-			// Only before the first set arrives.
+			// Only before the first set arrives: the load's own
+			// pacing while it polls, not a wait the test asserts on.
 			time.Sleep(time.Millisecond)
 		}
 	}
