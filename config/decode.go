@@ -19,7 +19,7 @@ var (
 	errNotString   = errors.New("must be a string")
 	errNotList     = errors.New("must be a string or a list of strings")
 	errNotBool     = errors.New("must be true or false")
-	errNotDuration = errors.New("must be a duration such as 45m or 1h")
+	errNotDuration = errors.New("must be a duration: a number and a unit (h, m, s), such as 45m, 1h, 1h30m or 900s")
 	errNotInt      = errors.New("must be an integer")
 	errNotMapping  = errors.New("the config file must be a mapping of keys to values")
 	errNotIDList   = errors.New("must be a uid/gid or name, or a list of them")

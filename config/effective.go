@@ -13,10 +13,35 @@ import (
 // Redacted replaces a secret's value wherever it would be printed.
 const Redacted = "<redacted>"
 
-// WriteEffective prints every key of the table with its effective value in
-// cfg, marking defaults; a nested key is printed as the file gives it
-// (nodes, from FileNodes). Secret values are printed as "<redacted>".
-func WriteEffective(w io.Writer, cfg Config, nodes map[string]*yaml.Node) {
+// Origins tell WriteEffective where the values it prints came from,
+// besides the file (its nodes) and the defaults (issue 16 item 8).
+type Origins struct {
+	// Flags are the keys a command-line flag set.
+	Flags map[string]bool
+	// Profile is the flat role's shared-config profile, and FromProfile
+	// the values it supplies where the config leaves a key unset (key to
+	// the value as the daemon will use it): region, duration,
+	// session_name (roles.FromProfile).
+	Profile     string
+	FromProfile map[string]any
+}
+
+// Origin names, as WriteEffective writes them after a value.
+const (
+	OriginFlag    = "flag"
+	OriginFile    = "file"
+	OriginProfile = "profile" // followed by the profile's name
+	OriginEnv     = "environment (AWS_PROFILE)"
+	OriginDefault = "default"
+)
+
+// WriteEffective prints every key of the table with the value the daemon
+// will use and, after it, where that value came from: a flag, the file
+// (nodes, from FileNodes), the flat role's profile (`region: "eu-west-1"
+// # profile dev`), the environment ($AWS_PROFILE) or the default. A nested
+// key is printed as the file gives it. Secret values are printed as
+// "<redacted>".
+func WriteEffective(w io.Writer, cfg Config, nodes map[string]*yaml.Node, o Origins) {
 	keys := Keys()
 	slices.SortFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
 	def := Default()
@@ -26,18 +51,32 @@ func WriteEffective(w io.Writer, cfg Config, nodes map[string]*yaml.Node) {
 			continue
 		}
 		v := reflect.ValueOf(k.field(&cfg)).Elem()
-		note := ""
-		if reflect.DeepEqual(v.Interface(), reflect.ValueOf(k.field(&def)).Elem().Interface()) {
-			note = "  # default"
-		}
+		isDefault := reflect.DeepEqual(v.Interface(), reflect.ValueOf(k.field(&def)).Elem().Interface())
 		text := formatValue(v)
-		if k.Name == "listen" && v.Len() == 0 {
-			text, note = formatValue(reflect.ValueOf(cfg.ListenAddrs())), "  # default"
+		origin := ""
+		_, inFile := nodes[k.Name]
+		pv, fromProfile := o.FromProfile[k.Name]
+		switch {
+		case o.Flags[k.Name]:
+			origin = OriginFlag
+		case inFile:
+			origin = OriginFile
+		case fromProfile && isDefault:
+			text, origin = formatValue(reflect.ValueOf(pv)), OriginProfile+" "+o.Profile
+		case k.Name == "listen" && v.Len() == 0:
+			text, origin = formatValue(reflect.ValueOf(cfg.ListenAddrs())), OriginDefault
+		case isDefault:
+			origin = OriginDefault
+		case k.Name == "profile":
+			origin = OriginEnv
 		}
 		if k.Secret && !v.IsZero() {
 			text = quote(Redacted)
 		}
-		fmt.Fprintf(w, "%s: %s%s\n", k.Name, text, note)
+		if origin != "" {
+			origin = "  # " + origin
+		}
+		fmt.Fprintf(w, "%s: %s%s\n", k.Name, text, origin)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/imdsd/imdsd/roles"
+	"time"
 )
 
 // FlagName returns the flag that sets a config-file key: role_arn is
@@ -127,11 +128,31 @@ func registerFlag(fs *flag.FlagSet, name, usage string, ptr any) {
 		fs.IntVar(p, name, *p, usage)
 	default:
 		if d, ok := asDuration(ptr); ok {
-			fs.DurationVar(d, name, *d, usage)
+			fs.Var((*durationFlag)(d), name, usage)
 			return
 		}
 		panic("config: flag of unknown type " + name) // a bad table, caught by TestKeys_Table
 	}
+}
+
+// durationFlag is a duration flag whose error names the accepted forms
+// (issue 16 item 10: flag.DurationVar says only "parse error").
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string {
+	if d == nil {
+		return "0s"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errNotDuration
+	}
+	*d = durationFlag(v)
+	return nil
 }
 
 // listFlag is a flag that may repeat; each value is one element.

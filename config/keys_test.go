@@ -187,7 +187,7 @@ func TestWriteEffective_EveryKey(t *testing.T) {
 		nodes[doc.Content[0].Content[i].Value] = doc.Content[0].Content[i+1]
 	}
 	var out bytes.Buffer
-	WriteEffective(&out, c, nodes)
+	WriteEffective(&out, c, nodes, Origins{})
 	for _, k := range Keys() {
 		if n := strings.Count("\n"+out.String(), "\n"+k.Name+":"); n != 1 {
 			t.Errorf("key %s printed %d times, want once", k.Name, n)

@@ -164,7 +164,13 @@ type MFAStatus struct {
 
 // ClientStatus is one client seen by the IMDS server.
 type ClientStatus struct {
-	Address   string    `json:"address"`
+	// Address is the last address the client came from; a client is
+	// one caller (its container, else Caller and Unit, else Address).
+	Address string `json:"address"`
+	// Caller is the connection's identity ("uid=1000"), as the audit
+	// log names it; "" when only the address is known.
+	Caller    string    `json:"caller,omitempty"`
+	Unit      string    `json:"unit,omitempty"`
 	UID       *int      `json:"uid,omitempty"`
 	Container string    `json:"container,omitempty"`
 	Role      string    `json:"role,omitempty"`

@@ -124,8 +124,8 @@ func (o *Daemon) status() control.Status {
 		st.Roles = append(st.Roles, rs)
 	}
 	o.clientsMu.Lock()
-	for a, c := range o.clients {
-		cs := control.ClientStatus{Address: a.String(), Container: c.container, Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()}
+	for _, c := range o.clients {
+		cs := control.ClientStatus{Address: c.addr.String(), Caller: c.id, Unit: c.unit, Container: c.container, Role: c.role, Requests: c.requests, LastSeen: c.last.UTC()}
 		if c.uid >= 0 {
 			uid := c.uid
 			cs.UID = &uid

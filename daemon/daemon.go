@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,7 @@ type Daemon struct {
 	reloadMu sync.Mutex
 
 	clientsMu sync.Mutex
-	clients   map[netip.Addr]*clientSeen
+	clients   map[clientID]*clientSeen
 
 	// sources identify callers for the policy (policy.go); containers
 	// are added before serving when they are on.
@@ -87,9 +88,20 @@ type Daemon struct {
 	podRules atomic.Bool
 }
 
+// clientID is who status counts a client as, as the audit does: its
+// container, else its identity (the socket's uid, and its systemd unit
+// when a rule looked it up), else its address (issue 16 item 7: keyed by
+// address alone, every local user was one row).
+type clientID struct {
+	container, id, unit string
+	addr                netip.Addr // only when nothing else is known
+}
+
 type clientSeen struct {
-	uid       int    // -1 when unknown
-	container string // the container's name, for a container
+	addr      netip.Addr // the last address it came from
+	id, unit  string     // as in its clientID
+	uid       int        // -1 when unknown
+	container string     // the container's name, for a container
 	role      string
 	requests  int64
 	last      time.Time
@@ -102,7 +114,7 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	o := &Daemon{opts: opts, log: log, now: time.Now, reload: opts.Reload, clients: map[netip.Addr]*clientSeen{}}
+	o := &Daemon{opts: opts, log: log, now: time.Now, reload: opts.Reload, clients: map[clientID]*clientSeen{}}
 	o.started = o.now()
 	if cfg.MetricsListen != "" {
 		o.metrics = metrics.New(metrics.Options{Roles: o.roleSamples, Clients: o.clientCount, Scheduler: o.schedulerSample, Ready: o.ready, Logger: log})
@@ -208,6 +220,7 @@ func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, err
 		container = p
 	}
 	var out imds.Role
+	label := g.Role // status names a role by its config name; a pod's by ARN
 	if g.ByARN {
 		if out, err = o.podCredentials(ctx, g, caller); err != nil {
 			return imds.Role{}, err
@@ -220,7 +233,11 @@ func (o *Daemon) Credentials(ctx context.Context, c imds.Caller) (imds.Role, err
 		wakeRole(ctx, e)
 		out = roleCredentials(e)
 	}
-	o.seen(c.Remote.Addr(), out.Name, uid, container)
+	id := c.ID
+	if id == "" && uid >= 0 {
+		id = "uid=" + strconv.Itoa(uid)
+	}
+	o.seen(c.Remote.Addr(), id, caller.UnitName(), label, uid, container)
 	o.countPodRequest(caller, out.Name)
 	out.Container = container
 	return out, nil
@@ -263,29 +280,34 @@ func Serve(name, account string, r *roles.Refresher) imds.Role {
 	return out
 }
 
-// seen remembers a client for status; container is the name the role
-// routing found, if the client is a container.
-func (o *Daemon) seen(a netip.Addr, role string, uid int, container string) {
+// seen remembers a client for status, keyed by who it is (clientID): id
+// is its connection's identity ("uid=1000"), unit its systemd unit when
+// known, container the name the role routing found for a container.
+func (o *Daemon) seen(a netip.Addr, id, unit, role string, uid int, container string) {
+	k := clientID{container: container}
+	if container == "" {
+		k.id, k.unit = id, unit
+		if id == "" && unit == "" {
+			k.addr = a
+		}
+	}
 	now := o.now()
 	o.clientsMu.Lock()
 	defer o.clientsMu.Unlock()
-	c, ok := o.clients[a]
+	c, ok := o.clients[k]
 	if !ok {
 		if len(o.clients) >= maxClients {
 			o.forgetOldestClient()
 		}
-		c = &clientSeen{}
-		o.clients[a] = c
+		c = &clientSeen{container: container, id: id, unit: unit}
+		o.clients[k] = c
 	}
-	if container != "" {
-		c.container = container
-	}
-	c.role, c.last, c.uid = role, now, uid
+	c.addr, c.role, c.last, c.uid = a, role, now, uid
 	c.requests++
 }
 
 func (o *Daemon) forgetOldestClient() {
-	var oldest netip.Addr
+	var oldest clientID
 	var at time.Time
 	for a, c := range o.clients {
 		if at.IsZero() || c.last.Before(at) {

@@ -44,7 +44,7 @@ func fakeEntry(t *testing.T, name string) *roleEntry {
 // fakeOps is an ops over fake roles, the first the configured default.
 func fakeOps(t *testing.T, stateFile string, names ...string) *Daemon {
 	t.Helper()
-	o := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, clients: map[netip.Addr]*clientSeen{}}
+	o := &Daemon{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, clients: map[clientID]*clientSeen{}}
 	cfg := config.Config{StateFile: stateFile}
 	o.cfg.Store(&cfg)
 	set := &roleSet{byName: map[string]*roleEntry{}, def: names[0]}

@@ -82,7 +82,10 @@ func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe f
 		return c, err
 	})
 	e.refresher, err = roles.NewRefresher(roles.RefresherOptions{
-		Name:         r.Name,
+		// Log lines and errors name the role as status, use and creds
+		// --role do: the config's name, the ARN's only for the flat
+		// role (issue 16 item 10).
+		Name:         label,
 		Fetcher:      fetcher,
 		MinRemaining: minRemaining(def),
 		Logger:       log,

@@ -127,12 +127,12 @@ func (a *auditor) flush() {
 			if k.client.id == "" && k.client.addr.IsValid() {
 				client = slog.String(attrClient, k.client.addr.String())
 			}
-			a.write(ctx, now, "credentials served again", client, k, slog.Int("times", n), slog.Duration("within", a.window))
+			a.write(ctx, now, "credentials served again", client, k, slog.Int("times", n), slog.String("within", a.window.String()))
 		}
 	}
 	if suppressed > 0 && a.log.Handler().Enabled(ctx, slog.LevelInfo) {
 		rec := slog.NewRecord(now, slog.LevelInfo, msgSuppressed, 0)
-		rec.AddAttrs(slog.String("line", "credentials served"), slog.Int("suppressed", suppressed), slog.Duration("within", a.window))
+		rec.AddAttrs(slog.String("line", "credentials served"), slog.Int("suppressed", suppressed), slog.String("within", a.window.String()))
 		_ = a.log.Handler().Handle(ctx, rec)
 	}
 }

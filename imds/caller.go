@@ -16,5 +16,5 @@ func (s *Server) caller(r *http.Request) Caller {
 // callerOf identifies the client of r by its addresses.
 func callerOf(r *http.Request) Caller {
 	ci := connOf(r)
-	return Caller{Remote: ci.remote, Local: ci.local}
+	return Caller{Remote: ci.remote, Local: ci.local, ID: ci.key.id}
 }

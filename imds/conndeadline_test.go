@@ -3,6 +3,7 @@ package imds
 import (
 	"bufio"
 	"errors"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -177,12 +178,7 @@ func TestConn_PastDeadlineWakesPendingRead(t *testing.T) {
 	srv, _ := pipeConn(t)
 	done := make(chan error, 1)
 	go func() { _, err := srv.Read(make([]byte, 8)); done <- err }()
-	for deadline := time.Now().Add(10 * time.Second); srv.reading.Load() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("Read not in the socket after 10 s")
-		}
-		time.Sleep(time.Millisecond) // until the Read is in the socket
-	}
+	testutil.WaitFor(t, 10*time.Second, func() bool { return srv.reading.Load() != 0 }, "the Read in the socket")
 	if err := srv.SetReadDeadline(time.Unix(1, 0)); err != nil {
 		t.Fatal(err)
 	}

@@ -148,3 +148,14 @@ func TestServer_MaxConnsNeverShedsActive(t *testing.T) {
 		t.Errorf("ConnsShed, ConnsFull = %d, %d; want 1, 1", st.ConnsShed, st.ConnsFull)
 	}
 }
+
+// openConns counts the connections s's last Serve call tracks.
+func openConns(s *Server) int {
+	rp := s.lastReaper.Load()
+	if rp == nil {
+		return 0
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return len(rp.conns)
+}

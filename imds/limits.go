@@ -28,10 +28,11 @@ const (
 	DefaultRateBurst         = 2048
 	DefaultMaxConnsPerClient = 128
 	// DefaultMaxConns caps the connections of one Run in total (every
-	// caller's): at about 20 KB of memory each when idle (docs/BENCHMARKS.md),
-	// some 80 MB, and far below the descriptor limit the Go runtime raises
-	// to. 32 callers at their full per-caller cap fill it.
-	DefaultMaxConns = 4096
+	// caller's): at about 23 KB of memory each when idle (docs/BENCHMARKS.md),
+	// some 24 MB, and far below the descriptor limit the Go runtime raises
+	// to. An SDK holds one connection; idle ones are shed to make room, so
+	// only 1,024 requests in flight at once fill it.
+	DefaultMaxConns = 1024
 )
 
 // rateLimiter keeps one token bucket per caller. A nil rateLimiter allows
@@ -127,7 +128,7 @@ func (s *Server) allowRate(w http.ResponseWriter, r *http.Request, ci *connInfo,
 	}
 	s.counters.rateLimited.Add(1)
 	if report > 0 {
-		s.logs.rateLimited.logf(attrCaller, ci.key.String(), attrClient, r.RemoteAddr, "refused", report, "within", logWindow)
+		s.logs.rateLimited.logf(attrCaller, ci.key.String(), attrClient, r.RemoteAddr, "refused", report, "within", logWindow.String())
 	}
 	w.Header()["Retry-After"] = valueRetryAfter
 	writeError(w, http.StatusTooManyRequests)
@@ -171,7 +172,7 @@ func (s *Server) newConnGate() *connGate {
 		refused:  &s.counters.connsRefused,
 		evicted:  &s.counters.connsEvicted,
 		onRefuse: func(ci *connInfo, report int) {
-			s.logs.connCap.logf(attrCaller, ci.key.String(), attrClient, ci.remote.String(), "refused", report, "within", logWindow)
+			s.logs.connCap.logf(attrCaller, ci.key.String(), attrClient, ci.remote.String(), "refused", report, "within", logWindow.String())
 		},
 		now:    s.now,
 		groups: map[clientKey]*connGroup{},

@@ -1,6 +1,7 @@
 package imds
 
 import (
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -33,7 +34,8 @@ func TestServer_GoroutinesBackToBaselineAfterLoad(t *testing.T) {
 		resp.Body.Close()
 	}
 	http.DefaultClient.CloseIdleConnections()
-	time.Sleep(50 * time.Millisecond)
+	// The server has let that connection go (its goroutine ends with it).
+	testutil.WaitFor(t, 10*time.Second, func() bool { return openConns(s) == 0 }, "the first connection closed")
 	baseline := settle()
 
 	var wg sync.WaitGroup
@@ -78,12 +80,7 @@ func TestServer_GoroutinesBackToBaselineAfterLoad(t *testing.T) {
 		return true
 	})
 	var after int
-	for i := 0; i < 500; i++ {
-		if after = settle(); after <= baseline {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Until(5*time.Second, 10*time.Millisecond, func() bool { after = settle(); return after <= baseline })
 	t.Logf("goroutines: %d before the load, %d after", baseline, after)
 	if after > baseline {
 		buf := make([]byte, 1<<16)

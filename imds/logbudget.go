@@ -24,6 +24,11 @@ const (
 	logBudgetLines = 100
 )
 
+// Every "within" attribute of these lines and of the audit's is the
+// window as a Go duration string ("10s"), in the JSON log as in the text
+// one: slog writes a time.Duration to JSON in nanoseconds (issue 16 item
+// 10: "within":10000000000).
+
 // Log line kinds: the message of each per-request line.
 const (
 	msgRateLimited   = "client over its rate limit; answering 429"
@@ -110,7 +115,7 @@ func (b *lineBudget) flush() {
 	b.start, b.used, b.suppressed = time.Time{}, 0, 0
 	b.mu.Unlock()
 	if n > 0 {
-		b.log.Log(context.Background(), b.level, msgSuppressed, "line", b.msg, "suppressed", n, "within", b.window)
+		b.log.Log(context.Background(), b.level, msgSuppressed, "line", b.msg, "suppressed", n, "within", b.window.String())
 	}
 }
 

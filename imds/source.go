@@ -65,6 +65,11 @@ type Caller struct {
 	// Identity endpoint (ContainerOptions.PodIdentity): a service-account
 	// token, a secret, never logged or echoed.
 	Authorization string
+	// ID is who the connection's requests are counted against by the
+	// limits and the audit (Options.ConnIdentity: "uid=1000"); "" when
+	// nothing better than the address is known. Status keys its clients
+	// by it, so local users on one address are told apart.
+	ID string
 }
 
 // A Source answers, from memory and without blocking on any network call,

@@ -324,13 +324,20 @@ func (r *Refresher) fetch(ctx context.Context, failures int) (bool, time.Time) {
 	}
 	if err != nil {
 		next := now.Add(r.backoff(failures + 1))
+		// A role waiting for an MFA code made no STS call: the counts of
+		// calls and failures (status's STS CALLS and FAILURES) stay
+		// (issue 16 item 10).
+		called := int64(1)
+		if Classify(err) == KindNeedsMFA {
+			called = 0
+		}
 		// Only the sanitized failure is kept, logged and shown: STS's text
 		// is unbounded and may echo secrets (issue 15 item 9, sanitize.go).
 		safe := Sanitize(r.opts.Name, err)
 		kind, code := safe.Kind, safe.Code
 		r.update(func(s *state) {
-			s.fetches++
-			s.failures++
+			s.fetches += called
+			s.failures += called
 			s.lastErr, s.lastKind, s.lastCode = safe, kind, code
 			s.nextRefresh = next
 		})

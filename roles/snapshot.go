@@ -37,6 +37,8 @@ type Snapshot struct {
 	LastErrorCode string
 
 	// Fetches counts calls to the Fetcher; Failures those that failed.
+	// A fetch refused for want of an MFA code (KindNeedsMFA) calls no
+	// STS and counts in neither.
 	Fetches  int64
 	Failures int64
 	// LastRefresh is when the last good set was obtained; zero if none.

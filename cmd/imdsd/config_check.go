@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/daemon"
+	"github.com/imdsd/imdsd/roles"
 	"io"
 	"strings"
 )
@@ -89,9 +90,36 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "%s: %s: %v\n", name, path, err)
 		return exitUsage
 	}
+	origins, err := profileOrigins(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s: %v\n", name, path, err)
+		return exitUsage
+	}
 	fmt.Fprintf(stdout, "# %s: valid; roles: %s (default %s)\n", path, strings.Join(names, ", "), def)
-	config.WriteEffective(stdout, cfg, nodes)
+	config.WriteEffective(stdout, cfg, nodes, origins)
 	return exitOK
+}
+
+// profileOrigins returns the values the flat role's profile supplies to
+// the keys the config leaves unset, for config check to print with their
+// origin (issue 16 item 8: region printed empty although the profile sets
+// it).
+func profileOrigins(ctx context.Context, cfg config.Config) (config.Origins, error) {
+	pv, err := roles.FromProfile(ctx, cfg.Role)
+	if err != nil {
+		return config.Origins{}, err
+	}
+	from := map[string]any{}
+	if pv.Region != "" {
+		from["region"] = pv.Region
+	}
+	if pv.Duration != 0 {
+		from["duration"] = pv.Duration
+	}
+	if pv.SessionName != "" {
+		from["session_name"] = pv.SessionName
+	}
+	return config.Origins{Profile: cfg.Role.Profile, FromProfile: from}, nil
 }
 
 // checkConfig loads path exactly as `imdsd serve --config path` would

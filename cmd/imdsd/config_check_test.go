@@ -26,8 +26,8 @@ func TestConfigCheck(t *testing.T) {
 	}
 	for _, want := range []string{
 		"valid; roles: demo, web (default demo)",
-		`external_id: "<redacted>"` + "\n",
-		`min_remaining: "40m0s"` + "\n",
+		`external_id: "<redacted>"  # file` + "\n",
+		`min_remaining: "40m0s"  # file` + "\n",
 		`imdsv2: "optional"  # default`,
 		`listen: ["127.0.0.1:9254", "[::1]:9254"]  # default`,
 		"roles:\n  web: {role_arn: 'arn:aws:iam::123456789012:role/web', external_id: \"<redacted>\"}",
@@ -112,7 +112,7 @@ func TestConfigCheck_AliasIsTheSameCommand(t *testing.T) {
 	}{
 		{name: "good, FILE", args: []string{good}, want: exitOK, wantOut: "# " + good + ": valid; roles: demo (default demo)\n", noSecretIn: "alias-secret-7"},
 		{name: "good, --config FILE", args: []string{"--config", good}, want: exitOK, wantOut: `external_id: "<redacted>"`, noSecretIn: "alias-secret-7"},
-		{name: "good, --config=FILE", args: []string{"--config=" + good}, want: exitOK, wantOut: "link_local: true\n"},
+		{name: "good, --config=FILE", args: []string{"--config=" + good}, want: exitOK, wantOut: "link_local: true  # file\n"},
 		{name: "unknown key", args: []string{unknown}, want: exitUsage, wantErr: `"rol_arn": unknown key`},
 		{name: "unknown key, --config", args: []string{"--config", unknown}, want: exitUsage, wantErr: `"rol_arn": unknown key`},
 		{name: "group-writable file", args: []string{writable}, want: exitUsage, wantErr: "mode 0660 is writable by group or others", unixOnly: true},
@@ -215,5 +215,43 @@ func TestPostinstall_UsesConfigCheck(t *testing.T) {
 	}
 	if strings.Contains(s, "check-config") {
 		t.Error("postinstall.sh calls check-config; call 'imdsd config check'")
+	}
+}
+
+// TestConfigCheck_Origins (issue 16 item 8): config check prints the
+// values the daemon will use and where each came from: the file, the
+// profile (its region and duration_seconds, which the file leaves unset)
+// or the default; before, region and duration printed "" as defaults.
+func TestConfigCheck_Origins(t *testing.T) {
+	dir := t.TempDir()
+	awsConfig := filepath.Join(dir, "config")
+	profiles := "[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/dev\nsource_profile = base\nregion = eu-west-1\nduration_seconds = 7200\n" +
+		"[profile base]\nregion = us-west-2\naws_access_key_id = AKIAORIGINSTEST\naws_secret_access_key = origins-test-secret\n"
+	if err := os.WriteFile(awsConfig, []byte(profiles), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", awsConfig)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	path := filepath.Join(dir, "imdsd.yaml")
+	if err := os.WriteFile(path, []byte("profile: dev\nmin_remaining: 40m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"config", "check", path}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{
+		"\n" + `profile: "dev"  # file` + "\n",
+		"\n" + `min_remaining: "40m0s"  # file` + "\n",
+		"\n" + `region: "eu-west-1"  # profile dev` + "\n",
+		"\n" + `duration: "2h0m0s"  # profile dev` + "\n",
+		"\n" + `rate_limit: 1024  # default` + "\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lacks %q", strings.TrimSpace(want))
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out.String())
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/imdsd/imdsd/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,12 +52,8 @@ func opsMotoIn(t *testing.T, wrap []string) string {
 	t.Cleanup(moto.Kill)
 	probe := append(append([]string(nil), wrap...), "python3", "-c",
 		"import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/moto-api/', timeout=1)")
-	deadline := time.Now().Add(30 * time.Second)
-	for exec.Command(probe[0], probe[1:]...).Run() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not start in the namespace:\n%s", moto.Out)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !testutil.Until(30*time.Second, 200*time.Millisecond, func() bool { return exec.Command(probe[0], probe[1:]...).Run() == nil }) {
+		t.Fatalf("moto_server did not start in the namespace:\n%s", moto.Out)
 	}
 	return "http://127.0.0.1:5000"
 }

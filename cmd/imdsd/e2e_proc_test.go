@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -90,17 +91,16 @@ func (d *e2eDaemon) url(host string) string {
 // says Success.
 func (d *e2eDaemon) waitServing(tb testing.TB, limit time.Duration) {
 	tb.Helper()
-	deadline := time.Now().Add(limit)
 	var last error
-	for time.Now().Before(deadline) {
+	serving := testutil.Until(limit, 50*time.Millisecond, func() bool {
 		if d.Exited() {
 			tb.Fatalf("imdsd %s exited before serving (exit %d):\n%s", d.name, d.ExitCode(), d.Out)
 		}
 		_, last = e2eFetchCredentials(d.url("127.0.0.1"))
-		if last == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+		return last == nil
+	})
+	if serving {
+		return
 	}
 	tb.Fatalf("imdsd %s did not serve credentials within %s: %v\n%s", d.name, limit, last, d.Out)
 }

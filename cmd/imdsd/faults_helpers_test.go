@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -129,11 +130,5 @@ func (w faultLogWriter) Write(p []byte) (int, error) {
 // faultWait polls cond in real time, bounded; it asserts no duration.
 func faultWait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 60*time.Second, cond, what)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"io"
 	"net/http"
 	"os"
@@ -100,19 +101,15 @@ func (d *opsDaemon) start(tb testing.TB) {
 	if d.Proc, err = testproc.Start(cmd); err != nil {
 		tb.Fatalf("start imdsd: %v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	answers := testutil.Until(30*time.Second, 50*time.Millisecond, func() bool {
 		if d.Exited() {
 			tb.Fatalf("imdsd exited at start:\n%s", d.Out)
 		}
-		if err := (control.Client{Path: d.socket}).Call(context.Background(), control.CmdStatus, nil, nil); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			d.Kill() // a daemon that never answered must not outlive the test
-			tb.Fatalf("imdsd's control socket did not answer within 30s:\n%s", d.Out)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return (control.Client{Path: d.socket}).Call(context.Background(), control.CmdStatus, nil, nil) == nil
+	})
+	if !answers {
+		d.Kill() // a daemon that never answered must not outlive the test
+		tb.Fatalf("imdsd's control socket did not answer within 30s:\n%s", d.Out)
 	}
 }
 
@@ -151,19 +148,22 @@ func (d *opsDaemon) status(tb testing.TB) control.Status {
 // waitRole polls status until role is in state.
 func (d *opsDaemon) waitRole(tb testing.TB, role, state string) control.RoleStatus {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	var last control.Status
-	for time.Now().Before(deadline) {
+	var found control.RoleStatus
+	reached := testutil.Until(30*time.Second, 50*time.Millisecond, func() bool {
 		last = d.status(tb)
 		for _, r := range last.Roles {
 			if r.Name == role && r.State == state {
-				return r
+				found = r
+				return true
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		return false
+	})
+	if !reached {
+		tb.Fatalf("role %s did not reach state %s within 30s: %+v\n%s", role, state, last.Roles, d.Out)
 	}
-	tb.Fatalf("role %s did not reach state %s within 30s: %+v\n%s", role, state, last.Roles, d.Out)
-	return control.RoleStatus{}
+	return found
 }
 
 // logged reports whether the daemon's output holds line within 10 s. The
@@ -171,14 +171,7 @@ func (d *opsDaemon) waitRole(tb testing.TB, role, state string) control.RoleStat
 // but its output reaches d.Out through a pipe and a copying goroutine, so
 // the test waits for it (a bound, not a timing assertion).
 func (d *opsDaemon) logged(line string) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.Out.String(), line) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	return testutil.Until(10*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(d.Out.String(), line) })
 }
 
 // opsCredDoc is the part of an IMDS credential document the tests read.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"net"
 	"net/http"
 	"strings"
@@ -77,12 +78,8 @@ func (l *opsLoad) end() {
 func (l *opsLoad) waitMore(t *testing.T, n int64) {
 	t.Helper()
 	target := l.ok.Load() + n
-	deadline := time.Now().Add(30 * time.Second)
-	for l.ok.Load() < target {
-		if time.Now().After(deadline) {
-			t.Fatalf("load stalled: %d ok, %d failed (%v)", l.ok.Load(), l.failed.Load(), l.firstErr.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Until(30*time.Second, 10*time.Millisecond, func() bool { return l.ok.Load() >= target }) {
+		t.Fatalf("load stalled: %d ok, %d failed (%v)", l.ok.Load(), l.failed.Load(), l.firstErr.Load())
 	}
 }
 
@@ -147,12 +144,8 @@ func TestOps_ReloadUnderLoad(t *testing.T) {
 		if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for d.status(t).Reloads == before {
-			if time.Now().After(deadline) {
-				t.Fatalf("no reload after SIGHUP:\n%s", d.Out)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !testutil.Until(30*time.Second, 20*time.Millisecond, func() bool { return d.status(t).Reloads != before }) {
+			t.Fatalf("no reload after SIGHUP:\n%s", d.Out)
 		}
 		if got := servedSession(t, d, moto.URL); got != "third" {
 			t.Errorf("served session %q after SIGHUP, want third", got)

@@ -131,13 +131,16 @@ func printStatus(w io.Writer, st control.Status, now time.Time, colour bool) {
 		return
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tUID\tCONTAINER\tROLE\tREQUESTS\tLAST SEEN\t")
+	fmt.Fprintln(tw, "CLIENT\tUID\tUNIT\tCONTAINER\tROLE\tREQUESTS\tLAST SEEN\t")
 	for _, c := range st.Clients {
 		uid := "-"
 		if c.UID != nil {
 			uid = fmt.Sprint(*c.UID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s ago\t\n", c.Address, uid, orDash(c.Container), orDash(c.Role), c.Requests, ago(c.LastSeen, now))
+		if c.UID == nil && c.Caller != "" {
+			uid = c.Caller
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s ago\t\n", c.Address, uid, orDash(c.Unit), orDash(c.Container), orDash(c.Role), c.Requests, ago(c.LastSeen, now))
 	}
 	tw.Flush()
 }

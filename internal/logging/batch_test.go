@@ -3,6 +3,7 @@ package logging
 import (
 	"bytes"
 	"fmt"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"strings"
 	"sync"
 	"testing"
@@ -59,16 +60,8 @@ func TestBatchWriter_FlushesOnItsOwn(t *testing.T) {
 	_, _ = b.Write([]byte("lonely line\n"))
 	// No Close: the timer must write it. Poll (bounded) rather than sleep
 	// a fixed time.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if got, _ := out.snapshot(); got == "lonely line\n" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a queued line was never written without Close")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, func() bool { got, _ := out.snapshot(); return got == "lonely line\n" },
+		"the queued line written without Close")
 }
 
 func TestBatchWriter_ConcurrentWriters(t *testing.T) {

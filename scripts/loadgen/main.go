@@ -64,6 +64,7 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "length of the mixed phase")
 	fs.IntVar(&o.flood, "flood", 1_000_000, "token requests of the flood phase")
 	var maxMB int64
+	idle := fs.Int("idle", 0, "instead of the load: open `N` idle keep-alive connections over -clients addresses and report RSS (idle.go)")
 	fs.Int64Var(&maxMB, "max-rss-growth-mb", 10, "allowed RSS growth in MB")
 	fs.DurationVar(&o.settle, "settle", 25*time.Second, "idle time before the final RSS reading (imdsd trims its memory after 10 to 20 s idle)")
 	fs.StringVar(&o.sourcePrefix, "source-prefix", "127.0.", "clients connect from SOURCE-PREFIX.x.y: one loopback address each")
@@ -86,6 +87,9 @@ func run(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.hardTimeout)
 	defer cancel()
+	if *idle > 0 {
+		return runIdle(ctx, o, *idle, out)
+	}
 	return load(ctx, o, out)
 }
 
