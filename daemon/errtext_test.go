@@ -122,7 +122,7 @@ func failingRole(t *testing.T, stsURL string, wired bool, logs io.Writer) *roleE
 		e = &roleEntry{def: def, role: r, refresher: ref}
 	} else {
 		var err error
-		if e, err = resolveRole(context.Background(), def, log, nil, map[string]*roles.MFASession{}, nil, nil, nil); err != nil {
+		if e, err = resolveRole(context.Background(), def, nil, resolveEnv{log: log}); err != nil {
 			t.Fatal(err)
 		}
 	}

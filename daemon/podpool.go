@@ -62,7 +62,7 @@ func (p *podPool) acquire(ctx context.Context, def roles.Def, uid string) (e *ro
 		return pe.e, false, nil
 	}
 	// Resolving reads the AWS shared files: outside the lock.
-	e, err = resolveRole(ctx, def, p.log, p.observe, nil, nil, nil, p.sched)
+	e, err = resolveRole(ctx, def, nil, resolveEnv{log: p.log, observe: p.observe, sched: p.sched})
 	if err != nil {
 		return nil, false, fmt.Errorf("role %s for pods: %w", def.RoleARN, err)
 	}

@@ -1,13 +1,11 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/imdsd/imdsd/roles"
@@ -29,7 +27,7 @@ func TestResolveRole_LogsNameTheConfigsRole(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{{"web", "role=web "}, {"", "role=webapp "}} {
 		var logs syncBuffer
 		def := roles.Def{Name: tc.name, RoleARN: "arn:aws:iam::123456789012:role/webapp", Region: "us-east-1", STSEndpoint: sts.URL}
-		e, err := resolveRole(context.Background(), def, slog.New(slog.NewTextHandler(&logs, nil)), nil, map[string]*roles.MFASession{})
+		e, err := resolveRole(context.Background(), def, nil, resolveEnv{log: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,20 +41,3 @@ func TestResolveRole_LogsNameTheConfigsRole(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the refresher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -39,11 +39,26 @@ type roleEntry struct {
 // fetchObserver learns of each fetch, for metrics.
 type fetchObserver func(role, code string)
 
-// resolveRole resolves def and builds its refresher; it starts nothing.
-// An MFA session of sessions with the same key is reused, and so is the
-// source config of sources with the same profile and region; sched, when
-// not nil, is the daemon's role scheduler.
-func resolveRole(ctx context.Context, def roles.Def, log *slog.Logger, observe fetchObserver, sessions map[string]*roles.MFASession, sources *roles.SourceConfigs, source *roleEntry, sched *roles.Scheduler) (*roleEntry, error) {
+// resolveEnv is what resolving a role shares with the others resolved
+// with it; every field but log may be nil.
+type resolveEnv struct {
+	log     *slog.Logger
+	observe fetchObserver
+	// sessions: an MFA session of the same key is reused.
+	sessions map[string]*roles.MFASession
+	// sources: one SDK config per source profile and region.
+	sources *roles.SourceConfigs
+	// sched is the daemon's role scheduler.
+	sched *roles.Scheduler
+}
+
+// resolveRole resolves def (whose source_role is source, when it names
+// one) and builds its refresher; it starts nothing.
+func resolveRole(ctx context.Context, def roles.Def, source *roleEntry, env resolveEnv) (*roleEntry, error) {
+	log, observe, sessions, sources, sched := env.log, env.observe, env.sessions, env.sources, env.sched
+	if sessions == nil {
+		sessions = map[string]*roles.MFASession{}
+	}
 	e := &roleEntry{def: def, source: source}
 	r, m, ok, err := roles.ResolveMFA(ctx, def.Spec(), def.MFASerial, def.MFADuration, sessions)
 	if err != nil {
@@ -179,7 +194,7 @@ func buildSet(ctx context.Context, cfg config.Config, prev *roleSet, log *slog.L
 		if def.SourceRole != "" {
 			source = set.byName[def.SourceRole] // resolved before: ChainOrder
 		}
-		e, err := resolveRole(ctx, def, log, observe, sessions, sources, source, sched)
+		e, err := resolveRole(ctx, def, source, resolveEnv{log: log, observe: observe, sessions: sessions, sources: sources, sched: sched})
 		if err != nil {
 			return nil, err
 		}
