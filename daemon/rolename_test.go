@@ -40,4 +40,3 @@ func TestResolveRole_LogsNameTheConfigsRole(t *testing.T) {
 		}
 	}
 }
-
