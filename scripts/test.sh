@@ -37,6 +37,8 @@ scripts/rolesanywhere-helper.sh >/dev/null
 go mod download
 # kube-apiserver and etcd for internal/k8stest (cached: instant when built).
 scripts/k8s/build.sh
+# helm, for the chart's test against the plain manifests (cached likewise).
+scripts/k8s/helm.sh >/dev/null
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -77,6 +79,8 @@ step "end to end: containers with a real Docker engine and podman (scripts/e2e-c
 scripts/e2e-containers.sh
 step "load: 256 clients for 60 s, 1,000,000 token requests (scripts/load.sh)"
 scripts/load.sh
+step "Kubernetes node agent: a real kube-apiserver, pods as network namespaces, real SDKs (scripts/e2e-k8s.sh)"
+scripts/e2e-k8s.sh
 step "service: SysV init on this machine (scripts/e2e-sysv.sh)"
 scripts/e2e-sysv.sh
 step "service: the .deb and the .rpm under a real systemd in systemd-nspawn (scripts/e2e-systemd.sh)"
