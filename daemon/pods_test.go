@@ -19,6 +19,7 @@ import (
 	"github.com/imdsd/imdsd/config"
 	"github.com/imdsd/imdsd/imds"
 	"github.com/imdsd/imdsd/internal/motoserver"
+	"github.com/imdsd/imdsd/internal/testutil"
 	"github.com/imdsd/imdsd/roles"
 )
 
@@ -157,7 +158,7 @@ type kubeDaemon struct {
 	rev   *fakeReviewer
 	moto  *motoserver.Server
 	logs  *syncBuffer
-	clock *fakeClock
+	clock *testutil.Clock
 }
 
 type syncBuffer struct {
@@ -171,18 +172,6 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func startKubeDaemon(t *testing.T, mod func(*config.Config)) *kubeDaemon {
 	t.Helper()
@@ -210,7 +199,7 @@ func startKubeDaemon(t *testing.T, mod func(*config.Config)) *kubeDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Now()}
+	clock := testutil.NewClock(time.Now())
 	o.now = clock.Now
 	w, rev := newFakeWatcher(), &fakeReviewer{tokens: map[string]TokenIdentity{}}
 	w.ns["team"] = map[string]string{access.AnnotationAllowedRoles: `["app-*"]`}
@@ -361,18 +350,18 @@ func TestPods_PrefetchAndGC(t *testing.T) {
 	}
 
 	d.w.remove(a)
-	d.clock.Add(2 * time.Minute)
+	d.clock.Advance(2 * time.Minute)
 	pool.sweep()
 	if n := len(pool.snapshot()); n != 1 {
 		t.Fatalf("pool has %d entries while pod b still uses the role, want 1", n)
 	}
 	d.w.remove(b)
-	d.clock.Add(59 * time.Second)
+	d.clock.Advance(59 * time.Second)
 	pool.sweep()
 	if n := len(pool.snapshot()); n != 1 {
 		t.Fatalf("stopped before the grace: %d entries", n)
 	}
-	d.clock.Add(time.Second)
+	d.clock.Advance(time.Second)
 	pool.sweep()
 	if n := len(pool.snapshot()); n != 0 {
 		t.Fatalf("%d entries after the grace, want 0", n)
