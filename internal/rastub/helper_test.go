@@ -133,9 +133,11 @@ func TestStandIn_TamperedRequestFails(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			proxy := httputil.NewSingleHostReverseProxy(target)
-			director := proxy.Director
-			proxy.Director = func(r *http.Request) { director(r); tamper(r) }
+			proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.Out.Host = pr.In.Host // as the helper signed it
+				tamper(pr.Out)
+			}}
 			ps := httptest.NewServer(proxy)
 			defer ps.Close()
 			before := len(fx.Requests())

@@ -26,7 +26,7 @@ var (
 	ErrNoPEM       = errors.New("no PEM block found: give a PEM file")
 	ErrNotCert     = errors.New("not a certificate: want a PEM CERTIFICATE block")
 	ErrNotKey      = errors.New("not a private key: want a PEM PRIVATE KEY (PKCS#8), RSA PRIVATE KEY (PKCS#1) or EC PRIVATE KEY (SEC1) block")
-	ErrKeyType     = errors.New("Roles Anywhere signs with RSA or ECDSA keys only")
+	ErrKeyType     = errors.New("the key is neither RSA nor ECDSA: Roles Anywhere signs with those only")
 	ErrKeyMismatch = errors.New("the private key does not match the certificate's public key")
 	ErrEncrypted   = errors.New("the private key is encrypted: give an unencrypted key file readable only by the daemon")
 )
