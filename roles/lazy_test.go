@@ -65,7 +65,11 @@ func TestLazy_IdleRoleStopsAndWakesOnRequest(t *testing.T) {
 	if ch == nil {
 		t.Fatal("Touch of an idle role with nothing to serve gave no fetch to wait for")
 	}
-	<-ch
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second): // a bound, not a timing: the fetch is one local call to a fake
+		t.Fatal("the woken role's fetch never finished")
+	}
 	if c, err := refs["unused"].Credentials(); err != nil || !c.Expires.After(clk.Now()) {
 		t.Fatalf("after waking: %v, expires %s", err, c.Expires)
 	}
