@@ -56,10 +56,13 @@ func (r *Refresher) Idle() bool { return r.lazy.idle.Load() }
 // a channel closed when that fetch ends, for the request to wait on (with
 // its own limit); otherwise nil.
 func (r *Refresher) Touch() <-chan struct{} {
-	r.lazy.lastUse.Store(r.opts.Clock.Now().UnixNano())
 	if !r.lazy.idle.Load() {
+		r.lazy.lastUse.Store(r.opts.Clock.Now().UnixNano())
 		return nil
 	}
+	// The channel is taken before lastUse moves: once it moves, the loop
+	// (woken by anything, a reader's poke included) may fetch at once,
+	// and that fetch's end must close the channel we hand out.
 	var ch chan struct{}
 	if r.serve(r.state.Load(), r.opts.Clock.Now()).err != nil {
 		r.lazy.mu.Lock()
@@ -69,6 +72,7 @@ func (r *Refresher) Touch() <-chan struct{} {
 		ch = r.lazy.ended
 		r.lazy.mu.Unlock()
 	}
+	r.lazy.lastUse.Store(r.opts.Clock.Now().UnixNano())
 	r.lazy.idle.Store(false)
 	r.poke()
 	return ch
